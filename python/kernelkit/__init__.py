@@ -1,0 +1,18 @@
+"""kernelkit: accurate, fast numerical kernels for NumPy (and CuPy on NVIDIA GPUs).
+
+Families: :mod:`kernelkit.special` (log-space modified Bessel functions).
+Importing kernelkit never imports CuPy; GPU support is a run-time question
+(:func:`kernelkit.cuda_available`).
+"""
+from importlib.metadata import PackageNotFoundError, version as _version
+
+from . import _build_info as build_info
+from . import special
+from ._gpu import is_available as cuda_available
+
+try:
+    __version__ = _version("kernelkit")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = ["special", "build_info", "cuda_available", "__version__"]
