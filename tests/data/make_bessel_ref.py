@@ -1,19 +1,19 @@
 """Generate high-precision reference values for log I_v(x) and log K_v(x).
 
-Run from the repository root:
+Run from the repository root (takes roughly 10-15 minutes on 2 cores):
 
     python tests/data/make_bessel_ref.py
 
-and it writes tests/data/bessel_ref.npz next to this file.
+It writes tests/data/bessel_ref.npz next to this file.
 
 Why not just call mpmath.besseli / besselk?  For large order or argument
 they are slow and sometimes wrong.  Instead we evaluate positive integral
-representations with mpmath.quad, in log space, with the integrand
-normalised to 1 at its peak, and split at points where the log-integrand
-has dropped by fixed amounts (so each piece is an easy, smooth quadrature
-problem whatever the scale of v and x).  Every point is computed at two
-working precisions (50 and 80 digits); a point is kept only if they agree.
-For small v and x we additionally compare against mpmath.besseli/besselk.
+representations in log space: the integrand is normalised to 1 at its
+peak and split at the points where its log has dropped by fixed amounts,
+so every piece is an easy quadrature problem whatever the scale of v and x.
+Each point is computed at two working precisions (50 and 80 digits, which
+also use different quadrature orders) and kept only if the two agree.  For
+small v and x we additionally compare against mpmath.besseli/besselk.
 
 Representations used (v >= 0, x > 0):
 
@@ -22,15 +22,16 @@ Representations used (v >= 0, x > 0):
   I_v(x) = (x/2)^v / (sqrt(pi) Gamma(v + 1/2))
            * int_0^pi exp(x cos th) sin(th)^(2v) dth
 
-The second form is the brief's s-integral with s = cos(th); it has no
-endpoint singularity for v < 1/2, which is why it is used here.  For tiny
-x (where log I_v(x) ~ x^2/4 can be far below the quadrature's absolute
-error) the ascending power series of I_v is used instead.
+The second form is the s-integral int_{-1}^{1} (1-s^2)^(v-1/2) e^(xs) ds
+with s = cos(th); it has no endpoint blow-up for v < 1/2.  For tiny x
+(where log I_v(x) ~ x^2/4 can be far below the quadrature's absolute error)
+the ascending power series of I_v is used instead.
 
-Stored arrays (all float64 except `group`): v, x, logi_hi, logi_lo,
-logk_hi, logk_lo (double-double: hi = round(ref), lo = round(ref - hi)),
-ratio = I_v/I_{v-1} and ratio_c = 1 - ratio (NaN when v < 1), ive, kve,
-iv, kv (rounded to nearest double; 0 or inf outside the double range).
+Stored arrays (float64 except `group`): v, x, logi_hi, logi_lo, logk_hi,
+logk_lo (double-double: hi = round(ref), lo = round(ref - hi)); ratio =
+I_v/I_{v-1} and ratio_c = 1 - ratio (NaN when v < 1, and NaN for the few
+"extreme" points where the two precisions do not pin them down); ive, kve,
+iv, kv (nearest double; 0 or inf outside the double range).
 """
 
 import math
@@ -39,44 +40,42 @@ import sys
 import time
 from multiprocessing import Pool
 
-import mpmath
 import numpy as np
 from mpmath import mp, mpf
 from scipy.optimize import brentq
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bessel_ref.npz")
 SEED = 20261126
-DPS_PAIR = (50, 80)
-LOG_RTOL = mpf("1e-40")     # two-precision agreement required for the logs
-DERIVED_RTOL = 1e-20        # ... and for ratio_c (which can cancel badly)
+DPS_PAIR = (50, 80)          # low / high working precision (digits)
+LOG_RTOL = mpf("1e-40")      # required two-precision agreement of the logs
+DERIVED_RTOL = mpf("1e-20")  # ... and of ratio_c, which can cancel badly
 WORKERS = 2
+LN10 = math.log(10)
 
 
 # ---------------------------------------------------------------------------
-# Small helpers
+# Rounding helpers
 # ---------------------------------------------------------------------------
 
 def to_double(y):
-    """Round an mpf to the nearest float64 (ties to even), with 0/inf outside.
+    """Round an mpf to the nearest float64, giving 0 or inf outside the range.
 
     float(mpf) rounds to 53 bits and then lets ldexp round again, which can
-    double-round in the subnormal range; so handle that range by hand.
+    double-round in the subnormal range; so that range is done by hand.
     """
     y = mpf(y)
-    if not mp.isfinite(y):
+    if y == 0 or not mp.isfinite(y):
         return float(y)
-    if y == 0:
-        return 0.0
     if abs(y) >= mpf(2) ** -1022:
         return float(y)             # normal range: mpmath rounds to nearest
-    # Subnormal range: the grid spacing is 2^-1074, round to an integer count.
+    # Subnormals are integer multiples of 2^-1074: round the multiple.
     with mp.workprec(mp.prec + 64):
         n = int(mp.nint(mp.ldexp(y, 1074)))
     return math.ldexp(n, -1074)
 
 
 def exp_to_double(logval):
-    """Nearest double to exp(logval), without forming absurdly large mpfs."""
+    """Nearest double to exp(logval) (skips forming gigantic mpfs)."""
     if logval > 710:
         return math.inf
     if logval < -746:
@@ -85,247 +84,691 @@ def exp_to_double(logval):
 
 
 def split_dd(ref):
-    """Double-double (hi, lo) with hi = round(ref), lo = round(ref - hi)."""
+    """Double-double (hi, lo): hi = round(ref), lo = round(ref - hi)."""
     hi = to_double(ref)
     lo = to_double(ref - mpf(hi))
     return hi, lo
 
 
-def log1pexp_neg2(u):
-    """log(1 + exp(-2u)) for u >= 0 (the correction in log cosh u)."""
-    return mp.log1p(mp.exp(-2 * u))
+# ---------------------------------------------------------------------------
+# Gauss-Legendre rule (own implementation so each piece can use the order it
+# needs, and the two precisions use different orders)
+# ---------------------------------------------------------------------------
+
+_GL_CACHE = {}
+
+
+class TailError(ArithmeticError):
+    """The neglected tails are not small enough; go to a deeper lmax."""
+
+
+def _legendre(n, z):
+    """(P_n(z), P_n'(z)) by the three-term recurrence."""
+    p0, p1 = mpf(1), z
+    for k in range(2, n + 1):
+        p0, p1 = p1, ((2 * k - 1) * z * p1 - (k - 1) * p0) / k
+    dp = n * (z * p1 - p0) / (z * z - 1)
+    return p1, dp
+
+
+def gl_rule(n):
+    """Nonnegative nodes and weights of the n-point rule on [-1, 1]."""
+    key = (n, mp.prec)
+    if key not in _GL_CACHE:
+        rule = []
+        with mp.workprec(mp.prec + 30):
+            for i in range(1, n // 2 + 1):
+                # Newton from the usual asymptotic first guess.
+                z = mp.cos(mp.pi * (i - mpf(0.25)) / (n + mpf(0.5)))
+                for _ in range(100):
+                    p, dp = _legendre(n, z)
+                    dz = p / dp
+                    z -= dz
+                    if abs(dz) < 4 * mp.eps:
+                        break
+                p, dp = _legendre(n, z)
+                rule.append((z, 2 / ((1 - z * z) * dp * dp)))
+            if n % 2:
+                p, dp = _legendre(n, mpf(0))
+                rule.append((mpf(0), 2 / (dp * dp)))
+        _GL_CACHE[key] = [(+z, +w) for z, w in rule]
+    return _GL_CACHE[key]
+
+
+def gl_integrate(f, a, b, n):
+    """int_a^b f(u) du with n-point Gauss-Legendre; f returns a list."""
+    c = (b - a) / 2
+    d = (b + a) / 2
+    acc = None
+    for z, w in gl_rule(n):
+        vals = f(d + c * z) if z == 0 else \
+            [p + q for p, q in zip(f(d + c * z), f(d - c * z))]
+        acc = [w * y for y in vals] if acc is None else \
+            [s + w * y for s, y in zip(acc, vals)]
+    return [c * s for s in acc]
+
+
+def gl_order(digits):
+    """Nodes for `digits` correct digits on one piece between two LEVELS.
+
+    Calibrated against 120-digit results: this leaves a margin of roughly
+    ten digits at both working precisions.
+    """
+    n = int(math.ceil(0.85 * max(digits, 0) + 8))
+    return 8 * ((n + 7) // 8)       # few distinct rules -> few node sets
 
 
 # ---------------------------------------------------------------------------
-# Generic peak-centred quadrature of exp(g) for a unimodal log-integrand g
+# Peak-centred quadrature of exp(g) (times optional bounded factors) for a
+# unimodal log-integrand g with g(peak) = 0
 # ---------------------------------------------------------------------------
 
-# Drops of g (from its peak value 0) at which intervals are split.  Between
-# consecutive levels exp(g) changes by at most ~e^40, which Gauss-Legendre
-# resolves quickly.  The last level is chosen per integral (see lmax below).
-LEVELS = [0.5, 2.0, 6.0, 15.0, 30.0, 55.0, 90.0, 135.0, 190.0, 260.0,
-          350.0, 460.0, 600.0, 780.0]
+# Drops of g (from its peak value 0) at which to split.  Between consecutive
+# levels exp(g) changes by a bounded factor, which Gauss-Legendre resolves
+# with a modest number of nodes.  The last level (lmax) is chosen per
+# integral so that everything beyond it is negligible.
+LEVELS = [3.0, 15.0, 45.0, 100.0, 200.0, 400.0, 800.0, 1600.0]
 
 
 def find_level(g, peak, bound, level, step):
-    """Point between peak and bound where g = -level (g is monotone there).
+    """Point between peak and bound where g = -level (g monotone there).
 
-    Returns (point, reached): reached is False when g stays above -level all
-    the way to the (finite) bound, in which case point == bound.
-    `step` is a first guess of the distance; it is doubled until bracketed.
+    Returns (point, reached); reached is False when g stays above -level up
+    to the bound (then point == bound).  `step` is a first guess of the
+    distance from the peak; it is doubled until the level is bracketed.
     """
     sign = 1 if bound > peak else -1
-    dist_to_bound = abs(bound - peak)
+    room = abs(bound - peak)
     lo, hi = mpf(0), None
-    d = step
-    while True:
-        if d >= dist_to_bound:
+    d = min(step, room)
+    while hi is None:
+        if d >= room:
             if g(bound) > -level:
                 return bound, False
-            hi = dist_to_bound
-            break
-        if g(peak + sign * d) <= -level:
+            hi = room
+        elif g(peak + sign * d) <= -level:
             hi = d
-            break
-        lo = d
-        d *= 2
-    # Bisection; the split points need only be approximate.
-    for _ in range(40):
+        else:
+            lo = d
+            d *= 2
+    # Bisection: split points need only be roughly right (g <= -level holds
+    # at the returned point).
+    while hi - lo > hi * mpf("0.01"):
         mid = (lo + hi) / 2
         if g(peak + sign * mid) > -level:
             lo = mid
         else:
             hi = mid
-        if hi - lo <= hi * mpf("1e-6"):
-            break
     return peak + sign * hi, True
 
 
 def side_points(g, peak, bound, step, lmax):
-    """Split points on one side of the peak, ordered away from the peak."""
+    """Split points (with their levels) from the peak towards bound."""
     pts = []
-    levels = [L for L in LEVELS if L < lmax] + [lmax]
-    for L in levels:
-        p, reached = find_level(g, peak, bound, L, step)
-        pts.append(p)
+    for level in [L for L in LEVELS if L < lmax] + [lmax]:
+        p, reached = find_level(g, peak, bound, level, step)
+        pts.append((p, level if reached else None))
         if not reached:
             break
-        step = abs(p - peak)        # next level is further out
+        step = abs(p - peak)
     return pts
 
 
-def peak_quad(g, peak, left, right, span, dps, singular_ends=False,
-              max_piece=None):
-    """log of int_left^right exp(g(t)) dt, g unimodal with g(peak) = 0.
+def crowd_into_end(pts, peak, bound):
+    """Cut the split points once they close in on `bound` geometrically.
 
-    span:  length of the region where the neglected tails live; it sets how
-           far down (lmax) we must go so that the dropped tails are below
-           10^-(dps+6) of the integral.
-    singular_ends: the integrand may be non-smooth at left/right (then the
-           pieces touching them use tanh-sinh, which copes with that).
-    max_piece: optional cap on the piece length, in units of the peak width.
-    Returns (log of the integral, estimated relative quadrature error,
-    split points, lmax).
+    Near an end where the integrand behaves like a small power of the
+    distance to it, the levels crowd into the end on a log scale (bad for
+    Gauss-Legendre); one tanh-sinh piece reaching the end handles that.
     """
+    prev = abs(bound - peak)
+    for k, (p, level) in enumerate(pts):
+        dist = abs(bound - p)
+        if dist < prev / 4:
+            return pts[:k] + [(bound, None)]
+        prev = dist
+    return pts
+
+
+def peak_quad(parts, peak, left, right, step, span, dps,
+              crowd_ends=False, singular_ends=False, max_piece=None,
+              piece_from=None, extra_lmax=0.0):
+    """Logs of int_left^right exp(g(t)) * h(t) dt for h in [1] + factors.
+
+    parts(t) returns (g(t), [factors h(t)]); g is unimodal with g(peak) = 0
+    and each factor satisfies 0 <= h <= 1.
+    step:  first guess of the peak's half-width (from the curvature).
+    span:  bound on the length of the neglected tails (beyond level lmax).
+    crowd_ends: levels may crowd into left/right (log-type behaviour of g
+           there): end such runs with one piece reaching the end.
+    singular_ends: the integrand may be non-analytic at left/right; pieces
+           reaching them use tanh-sinh.
+    max_piece, piece_from: pieces with t >= piece_from are cut to at most
+           max_piece long (K needs this where exp(-x cosh t) varies on the
+           scale 1 underneath a much slower variation of g).
+    extra_lmax: go this much further down (for factors that make their
+           integral much smaller than the plain one).
+    Returns (list of logs, worst relative error estimate or 0).
+    """
+    def g(t):
+        return parts(t)[0]
+
     with mp.workdps(20):
-        # Where g = -1 on each side: the peak's width.  The integral is at
-        # least e^-1 times the distance between these two points.
-        step = mpf(10) ** -30 * max(abs(peak), mpf(10) ** -300)
-        step = max(step, mpf(10) ** -320)
-        pl = side_points(g, peak, left, step, 1.0) if left < peak else [peak]
-        pr = side_points(g, peak, right, step, 1.0) if right > peak else [peak]
-        width = pr[-1] - pl[-1]
-        lmax = (dps + 6) * math.log(10) + 1 + max(0.0, float(mp.log(span / width)))
-        left_pts = side_points(g, peak, left, width / 4, lmax) if left < peak else []
-        right_pts = side_points(g, peak, right, width / 4, lmax) if right > peak else []
-    # Integrate in u = (t - peak) / width, so that mp.quad's absolute error
-    # target is relative to an O(1) (or larger) integral.
+        # Where g = -1 on each side: the peak's width.  The plain integral
+        # is at least e^-1 times the distance between these two points.
+        pl = side_points(g, peak, left, step, 1.0)[-1][0] if left < peak else peak
+        pr = side_points(g, peak, right, step, 1.0)[-1][0] if right > peak else peak
+        width = pr - pl
+        lmax = (dps + 6) * LN10 + 1 + max(0.0, float(mp.log(span / width))) + extra_lmax
+        lp = side_points(g, peak, left, width / 4, lmax) if left < peak else []
+        rp = side_points(g, peak, right, width / 4, lmax) if right > peak else []
+    if crowd_ends:
+        lp = crowd_into_end(lp, peak, left)
+        rp = crowd_into_end(rp, peak, right)
+    # The level search ran at 20 digits; make sure (at full precision) that
+    # the outermost split points really are at level lmax, since the tails
+    # beyond them are dropped.
+    for pts in (lp, rp):
+        if pts and pts[-1][1] is not None:
+            if not g(mpf(pts[-1][0])) <= -(lmax - 1):
+                raise ArithmeticError("outer split point not at level lmax")
+    if singular_ends:
+        # Peak right next to a singular end (within about its own width):
+        # integrate from the end straight across the peak with tanh-sinh.
+        if lp and abs(peak - left) < 2 * abs(rp[0][0] - peak):
+            lp = [(left, None)]
+    # Work in u = (t - peak) / width so that integrals are O(1) or larger.
     width = mpf(width)
-    pts = [(mpf(p) - peak) / width for p in reversed(left_pts)] + [mpf(0)]
-    pts += [(mpf(p) - peak) / width for p in right_pts]
-    clean = [pts[0]]
-    for p in pts[1:]:
-        if p > clean[-1]:           # drop duplicates (peak on the boundary)
-            clean.append(p)
+    nodes = [((mpf(p) - peak) / width, lev) for p, lev in reversed(lp)]
+    nodes += [(mpf(0), 0.0)]
+    nodes += [((mpf(p) - peak) / width, lev) for p, lev in rp]
+    if singular_ends and lp == [(left, None)]:
+        nodes = [nodes[0]] + nodes[2:]          # drop the peak split point
+    pieces = []
+    for (a, la), (b, lb) in zip(nodes, nodes[1:]):
+        if b <= a:
+            continue            # duplicate point (e.g. peak on the boundary)
+        at_end = (la is None) or (lb is None)
+        # Largest value of exp(g) on the piece: set by the level nearer the
+        # peak (None marks an end point, whose level we do not know).
+        lev = min(l for l in (la, lb) if l is not None) if (la, lb) != (None, None) else 0.0
+        if a < 0 < b:
+            lev = 0.0
+        pieces.append((a, b, lev, at_end))
     if max_piece is not None:
-        fine = [clean[0]]
-        for p in clean[1:]:
-            a = fine[-1]
-            n = int(math.ceil(float((p - a) / max_piece)))
-            for k in range(1, n):
-                fine.append(a + (p - a) * k / n)
-            fine.append(p)
-        clean = fine
-    f = lambda u: mp.exp(g(peak + width * u))
-    total = mpf(0)
-    err = mpf(0)
-    for i in range(len(clean) - 1):
-        a, b = clean[i], clean[i + 1]
-        touches = (i == 0 and left_pts and left_pts[-1] == left) or \
-                  (i == len(clean) - 2 and right_pts and right_pts[-1] == right)
-        method = "tanh-sinh" if (singular_ends and touches) else "gauss-legendre"
-        val, e = mp.quad(f, [a, b], method=method, error=True)
-        total += val
-        err += e
-    return mp.log(total) + mp.log(width), err / total, clean, lmax
+        cut = []
+        lim = max_piece / width
+        start = (piece_from - peak) / width if piece_from is not None else None
+        for a, b, lev, at_end in pieces:
+            if start is None or b <= start or b - a <= lim or at_end:
+                cut.append((a, b, lev, at_end))
+                continue
+            a0 = max(a, start)
+            if a0 > a:
+                cut.append((a, a0, lev, False))
+            n = int(math.ceil(float((b - a0) / lim)))
+            for k in range(n):
+                cut.append((a0 + (b - a0) * k / n, a0 + (b - a0) * (k + 1) / n,
+                            lev, False))
+        pieces = cut
+
+    def f(u):
+        val, factors = parts(peak + width * u)
+        e = mp.exp(val)
+        return [e] + [e * h for h in factors]
+
+    totals = None
+    rel_err = mpf(0)
+    for a, b, lev, at_end in pieces:
+        if singular_ends and at_end:
+            # tanh-sinh via mp.quad (with its error estimate).  mp.quad is
+            # scalar: integrate one component at a time, sharing the
+            # evaluations through a cache (the nodes coincide).
+            cache = {}
+
+            def component(u, k):
+                if u not in cache:
+                    cache[u] = f(u)
+                return cache[u][k]
+
+            vals = []
+            for k in range(len(f((a + b) / 2))):
+                val, err = mp.quad(lambda u: component(u, k), [a, b],
+                                   method="tanh-sinh", error=True)
+                vals.append(val)
+                if val > 0:
+                    rel_err = max(rel_err, err / val)
+        else:
+            # Digits this piece must deliver: the full set near the peak,
+            # fewer where exp(g) <= e^-lev (scaled by the piece length).
+            digits = dps + 8 - (lev - max(0.0, float(mp.log(b - a)))) / LN10
+            vals = gl_integrate(f, a, b, gl_order(digits))
+        totals = vals if totals is None else [s + y for s, y in zip(totals, vals)]
+    # Neglected tails are at most e^-lmax * span (in t units) each.
+    for s in totals:
+        tail = mp.exp(-lmax) * span / width
+        if not tail < mpf(10) ** (-dps - 5) * s:
+            raise TailError("tail bound violated; raise extra_lmax")
+    return [mp.log(s) + mp.log(width) for s in totals], rel_err
 
 
 # ---------------------------------------------------------------------------
 # log K_v(x)
 # ---------------------------------------------------------------------------
 
+def log1p_exp_neg2(u):
+    """log(1 + exp(-2u)), the correction in log cosh u = u - log 2 + this."""
+    if 2 * u > mp.prec + 20:
+        return mpf(0)
+    return mp.log1p(mp.exp(-2 * u))
+
+
 def k_peak(v, x):
-    """Maximiser t* >= 0 of -x cosh t + log cosh(v t)."""
+    """Maximiser t* >= 0 of -x cosh t + log cosh(v t) (approximate)."""
     if v * v <= x:
-        return mpf(0)             # concave from t = 0 onwards
-    # x sinh t - v tanh(v t) is < 0 on (0, t*) and > 0 beyond; t* <= asinh(v/x).
-    hi = mp.asinh(v / x)
-    lo = mpf(0)
-    for _ in range(200):
+        return mpf(0)             # then the log-integrand is concave on t >= 0
+    # x sinh t - v tanh(v t) is < 0 on (0, t*) and > 0 beyond; t* <= asinh(v/x)
+    lo, hi = mpf(0), mp.asinh(v / x)
+    while hi - lo > hi * mpf("1e-12"):
         mid = (lo + hi) / 2
         if x * mp.sinh(mid) < v * mp.tanh(v * mid):
             lo = mid
         else:
             hi = mid
-        if hi - lo <= hi * mpf(10) ** (-mp.dps):
-            break
     return (lo + hi) / 2
 
 
 def log_k(v, x, dps):
-    """Return (log K_v(x), log K_v(x) + x) at working precision dps."""
+    """(log K_v(x), log K_v(x) + x) at working precision dps."""
     with mp.workdps(dps + 10):
         v, x = mpf(v), mpf(x)
         with mp.workdps(30):
             ts = k_peak(v, x)
         ts = mpf(ts)
-        vts = v * ts
-        lc_peak = log1pexp_neg2(vts)
+        corr_peak = log1p_exp_neg2(v * ts)
 
-        def g(t):
-            # -x (cosh t - cosh t*) written without cancellation, plus
-            # log cosh(vt) - log cosh(vt*) in the overflow-free form.
+        def parts(t):
+            # g(t) = -x (cosh t - cosh t*) in product form (no cancellation)
+            # + log cosh(vt) - log cosh(vt*) in the overflow-free form.
             d = -2 * x * mp.sinh((t + ts) / 2) * mp.sinh((t - ts) / 2)
             if v:
-                d += v * (t - ts) + log1pexp_neg2(v * t) - lc_peak
-            return d
+                d += v * (t - ts) + log1p_exp_neg2(v * t) - corr_peak
+            return d, ()
 
-        # Curvature at the peak gives the width.
-        curv = x * mp.cosh(ts) - v * v / mp.cosh(vts) ** 2
-        width = 1 / mp.sqrt(abs(curv)) if curv else mpf(1)
-        width = min(width, mpf(1))
-        right = ts + 1000 + 10 * width       # g is far below any level there
-        span = ts + 1
-        lq, rerr, pts, lmax = peak_quad(g, ts, mpf(0), right, width, span, dps,
-                                        max_piece=mpf(2))
-        # Right tail beyond the last point: g is concave there, so the tail is
-        # at most e^-lmax * (distance from peak) / lmax.
-        tail = math.exp(-lmax) * float(pts[-1] - ts + 1) / lmax
-        assert tail < 10.0 ** (-dps - 5) * float(mp.exp(lq)), "K tail too big"
-        # log cosh(v t*) = v t* + log1p(exp(-2 v t*)) - log 2
-        lcosh = vts + lc_peak - mp.log(2)
-        # log K + x = -x (cosh t* - 1) + log cosh(v t*) + log Q
-        lsc = -2 * x * mp.sinh(ts / 2) ** 2 + lcosh + lq
-        return +(lsc - x), +lsc, rerr
+        curv = x * mp.cosh(ts) - v * v / mp.cosh(v * ts) ** 2
+        step = min(1 / mp.sqrt(abs(curv)) if curv else mpf(1), mpf(1))
+        # The right tail is cut at level lmax; g is concave for t > t* (both
+        # parts of g'' decrease there), so beyond the last split point the
+        # tail is at most e^-lmax * (distance from the peak) / lmax, and
+        # that distance is below ts + 2000 -> span = ts + 2000 is safe.
+        # exp(-x cosh t) changes on the scale 1 wherever x cosh t is not
+        # negligible, i.e. t > acosh(10^-(dps+10) / x): keep pieces short
+        # there.
+        tiny = mpf(10) ** -(dps + 10)
+        start = mp.acosh(tiny / x) if x < tiny else mpf(0)
+        logs, err = peak_quad(parts, ts, mpf(0), ts + 2000, step, ts + 2000,
+                              dps, max_piece=mpf(2), piece_from=start)
+        # log cosh(v t*) = v t* - log 2 + log1p(exp(-2 v t*))
+        lcosh = v * ts - mp.log(2) + corr_peak
+        # log K + x = -x (cosh t* - 1) + log cosh(v t*) + log(integral)
+        lsc = -2 * x * mp.sinh(ts / 2) ** 2 + lcosh + logs[0]
+        return +(lsc - x), +lsc, err
 
 
 # ---------------------------------------------------------------------------
 # log I_v(x)
 # ---------------------------------------------------------------------------
 
+def series_ok(v, x):
+    """Tiny x: the ascending series converges at once (ratio <= 1e-6)."""
+    return x * x / 4 < mpf("1e-6") * (v + 1)
+
+
 def log_i_series(v, x):
-    """log I_v(x) - x and log I_v(x) from the ascending series (tiny x)."""
+    """log I_v(x) from I_v(x) = (x/2)^v / Gamma(v+1) * sum_k q^k/(k!(v+1)_k)."""
     q = x * x / 4
-    term = mpf(1)
-    s = mpf(0)
-    k = 0
+    term, s, k = mpf(1), mpf(0), 0
     while True:
         k += 1
         term = term * q / (k * (v + k))
         s += term
-        if term < s * mp.eps / 4 or (s == 0 and term == 0):
+        if term <= s * mp.eps / 16:
             break
-    li = v * mp.log(x / 2) - mp.loggamma(v + 1) + mp.log1p(s)
-    return li
+    return v * mp.log(x / 2) - mp.loggamma(v + 1) + mp.log1p(s)
 
 
-def i_peak(v, x):
-    """Maximiser th* of x cos th + 2v log sin th, cancellation-free."""
-    if v == 0:
+def i_peak(mu, x):
+    """Maximiser th* of x cos th + 2 mu log sin th, computed without
+    cancellation (cos th* = x / (mu + r), 1 - cos th* from r - x)."""
+    if mu == 0:
         return mpf(0)
-    r = mp.sqrt(v * v + x * x)
-    c = x / (v + r)                             # cos th*
-    one_minus_c = v * (r + x + v) / ((r + x) * (v + r))
-    s = mp.sqrt(one_minus_c * (1 + c))          # sin th*
+    r = mp.sqrt(mu * mu + x * x)
+    c = x / (mu + r)
+    one_minus_c = mu * (r + x + mu) / ((r + x) * (mu + r))
+    s = mp.sqrt(one_minus_c * (1 + c))
     return mp.atan2(s, c)
 
 
-def log_i(v, x, dps, force_quad=False):
-    """Return (log I_v(x), log I_v(x) - x, quad error) at precision dps."""
+def log_i_pair(v, x, dps, with_prev, force_quad=False):
+    """log I_v(x) and, if with_prev, log I_{v-1}(x), at precision dps.
+
+    Returns ([log I_v, log I_v - x], [log I_{v-1}, log I_{v-1} - x] or None,
+    quadrature error estimate).  With with_prev the integral is set up for
+    order mu = v - 1 and I_v's integrand is that times sin(th)^2 (<= 1), so
+    both come from the same quadrature nodes.
+    """
     with mp.workdps(dps + 10):
         v, x = mpf(v), mpf(x)
-        # Tiny x: log I_v(x) may be ~x^2/4, far below the quadrature's
-        # absolute error; the series gives it with full relative accuracy.
-        if not force_quad and x * x / 4 < mpf("1e-6") * (v + 1):
-            li = log_i_series(v, x)
-            return +li, +(li - x), mpf(0)
-        th = i_peak(v, x)
+        if not force_quad and series_ok(v - 1 if with_prev else v, x):
+            # log I_v(x) ~ v log(x/2) + x^2/(4(v+1)) can be far smaller than
+            # the quadrature's absolute error; the series keeps it relative.
+            out = []
+            for order in ([v, v - 1] if with_prev else [v]):
+                li = log_i_series(order, x)
+                out.append([+li, +(li - x)])
+            return out[0], (out[1] if with_prev else None), mpf(0)
+
+        mu = v - 1 if with_prev else v
+        th = i_peak(mu, x)
         s_th = mp.sin(th)
+        pi = +mp.pi
+        half_pi = pi / 2
 
-        def g(t):
-            # x (cos t - cos th*) + 2v log(sin t / sin th*), no cancellation.
-            d = -2 * x * mp.sin((t + th) / 2) * mp.sin((t - th) / 2)
-            if v:
-                ds = 2 * mp.cos((t + th) / 2) * mp.sin((t - th) / 2)
-                d += 2 * v * mp.log1p(ds / s_th)
-            return d
+        half_th2 = mp.sin(th / 2) ** 2          # sin^2(th*/2)
 
-        curv = x * mp.cos(th) + (2 * v / s_th ** 2 if v else 0)
-        width = min(1 / mp.sqrt(abs(curv)) if curv else mpf(1), mpf(1))
-        lq, rerr, pts, lmax = peak_quad(g, th, mpf(0), +mp.pi, width, +mp.pi, dps)
-        pref = v * mp.log(x / 2) - mp.loggamma(v + mpf(0.5)) - mp.log(mp.pi) / 2
-        # log I - x = pref - x (1 - cos th*) + 2v log sin th* + log Q
-        lsc = pref - 2 * x * mp.sin(th / 2) ** 2 + lq
-        if v:
-            lsc += 2 * v * mp.log(s_th)
-        return +(lsc + x), +lsc, rerr
+        def g_and_sin(t):
+            """(g(t), sin t) with g = x (cos t - cos th*) + 2 mu log(sin t / sin th*).
+
+            Near th* both differences use product forms (no cancellation);
+            elsewhere cos t - cos th* = 2 (sin^2(th*/2) - sin^2(t/2)) does
+            not cancel either, and sin t = 2 sin(t/2) cos(t/2) stays
+            accurate right up to pi.
+            """
+            if abs(t - th) < th / 2:
+                ca, sa = mp.cos_sin((t + th) / 2)
+                sb = mp.sin((t - th) / 2)
+                st = s_th + 2 * ca * sb
+                d = -2 * x * sa * sb
+                if mu:
+                    d += 2 * mu * mp.log1p(2 * ca * sb / s_th)
+                return d, st
+            c, s = mp.cos_sin(t / 2)
+            st = 2 * s * c
+            d = 2 * x * (half_th2 - s * s)
+            if mu:
+                if st <= 0:             # rounding stepped outside [0, pi]
+                    return mp.ninf, mp.zero
+                d += 2 * mu * mp.log(st / s_th)
+            return d, st
+
+        def parts(t):
+            d, st = g_and_sin(t)
+            # I_v's integrand is I_{v-1}'s times sin^2 t (when with_prev).
+            return d, ((st * st,) if with_prev else ())
+
+        curv = x * mp.cos(th) + (2 * mu / s_th ** 2 if mu else 0)
+        step = min(1 / mp.sqrt(abs(curv)) if curv else mpf(1), mpf(1))
+        # sin^(2 mu) is analytic at 0 and pi only for integer 2 mu.
+        singular = (2 * mu) != mp.floor(2 * mu)
+        extra = 0.0
+        if with_prev:
+            # The sin^2 factor shrinks the integral by about sin^2 th* (or
+            # width^2 when th* ~ 0): go correspondingly deeper.
+            extra = 3 + 2 * max(0.0, -float(mp.log(max(s_th, step))))
+        while True:
+            try:
+                logs, err = peak_quad(parts, th, mpf(0), pi, step, pi, dps,
+                                      crowd_ends=True, singular_ends=singular,
+                                      extra_lmax=extra)
+                break
+            except TailError:
+                extra += 20
+        base = 2 * x * half_th2                  # x (1 - cos th*)
+        lsin = 2 * mu * mp.log(s_th) if mu else mpf(0)
+
+        def assemble(order, log_q):
+            # log I - x = (x/2)^order / (sqrt(pi) Gamma(order + 1/2)) part
+            #             - x (1 - cos th*) + 2 mu log sin th* + log integral
+            lsc = (order * mp.log(x / 2) - mp.loggamma(order + mpf(0.5))
+                   - mp.log(pi) / 2 - base + lsin + log_q)
+            return [+(lsc + x), +lsc]
+
+        if with_prev:
+            return assemble(v, logs[1]), assemble(mu, logs[0]), err
+        return assemble(v, logs[0]), None, err
+
+
+# ---------------------------------------------------------------------------
+# One point at one precision, and the two-precision comparison
+# ---------------------------------------------------------------------------
+
+def evaluate(v, x, dps):
+    """All logs needed for point (v, x) at working precision dps."""
+    lk, lk_sc, _ = log_k(v, x, dps)
+    (li, li_sc), prev, _ = log_i_pair(v, x, dps, with_prev=(v >= 1))
+    out = {"logk": lk, "logk_sc": lk_sc, "logi": li, "logi_sc": li_sc}
+    if prev is not None:
+        out["logi_prev_sc"] = prev[1]
+        # scaled logs: their difference suffers less cancellation for big x
+        with mp.workdps(dps + 10):
+            d = li_sc - prev[1]
+            out["ratio"] = mp.exp(d)
+            out["ratio_c"] = -mp.expm1(d)
+    return out
+
+
+def rel_diff(a, b):
+    if a == b:
+        return mpf(0)
+    return abs(a - b) / max(abs(a), abs(b))
+
+
+def compute_point(task):
+    """Worker: returns (index, record or None, messages)."""
+    idx, v, x, group = task
+    msgs = []
+    try:
+        lo, hi = (evaluate(v, x, dps) for dps in DPS_PAIR)
+    except Exception as exc:        # report, never silently keep
+        return idx, None, ["DROP %s v=%r x=%r: %s: %s"
+                           % (group, v, x, type(exc).__name__, exc)]
+    with mp.workdps(max(DPS_PAIR) + 10):
+        # The logs must agree to LOG_RTOL (relative) between precisions.
+        diffs = {k: rel_diff(lo[k], hi[k]) for k in ("logk", "logi", "logi_prev_sc") if k in hi}
+        worst = max(diffs.values())
+        if worst > LOG_RTOL:
+            return idx, None, ["DROP %s v=%r x=%r: precisions disagree %s"
+                               % (group, v, x, {k: mp.nstr(d, 3) for k, d in diffs.items()})]
+        rec = {"log_disagree": float(worst)}
+        rec["logi_hi"], rec["logi_lo"] = split_dd(hi["logi"])
+        rec["logk_hi"], rec["logk_lo"] = split_dd(hi["logk"])
+        rec["ive"] = exp_to_double(hi["logi_sc"])
+        rec["kve"] = exp_to_double(hi["logk_sc"])
+        rec["iv"] = exp_to_double(hi["logi"])
+        rec["kv"] = exp_to_double(hi["logk"])
+        rec["ratio"] = rec["ratio_c"] = math.nan
+        rec["ratio_disagree"] = 0.0
+        if "ratio" in hi:
+            rd = rel_diff(lo["ratio_c"], hi["ratio_c"])
+            if rd <= DERIVED_RTOL:
+                rec["ratio"] = to_double(hi["ratio"])
+                rec["ratio_c"] = to_double(hi["ratio_c"])
+                rec["ratio_disagree"] = float(rd)
+            elif group == "extreme":
+                # 1 - I_v/I_{v-1} ~ (2v-1)/(2x) is below the cancellation
+                # floor of 80 digits for huge x: leave it undetermined.
+                msgs.append("NaN ratio: extreme v=%r x=%r (ratio_c differs by %s)"
+                            % (v, x, mp.nstr(rd, 3)))
+            else:
+                return idx, None, ["DROP %s v=%r x=%r: ratio_c disagrees %s"
+                                   % (group, v, x, mp.nstr(rd, 3))]
+        # The doubles stored must not depend on which precision was used.
+        for key, val in (("ive", lo["logi_sc"]), ("kve", lo["logk_sc"]),
+                         ("iv", lo["logi"]), ("kv", lo["logk"])):
+            if exp_to_double(val) != rec[key]:
+                return idx, None, ["DROP %s v=%r x=%r: %s rounds differently"
+                                   % (group, v, x, key)]
+        # Independent check against mpmath's own Bessel functions where
+        # those are trustworthy (small order and argument).
+        rec["xcheck"] = math.nan
+        if v <= 5 and x <= 20:
+            with mp.workdps(100):
+                ri = mp.log(mp.besseli(v, x))
+                rk = mp.log(mp.besselk(v, x))
+                rec["xcheck"] = float(max(rel_diff(ri, hi["logi"]),
+                                          rel_diff(rk, hi["logk"])))
+    return idx, rec, msgs
+
+
+# ---------------------------------------------------------------------------
+# Sample points
+# ---------------------------------------------------------------------------
+
+def log_uniform(rng, lo, hi, n):
+    return 10.0 ** rng.uniform(np.log10(lo), np.log10(hi), n)
+
+
+def debye_logs(v, x):
+    """Leading uniform-asymptotic (Debye) log I_v(x), log K_v(x) in floats;
+    only used to place the "logzero" points roughly."""
+    z = x / v
+    s = math.sqrt(1 + z * z)
+    eta = s + math.log(z) - math.log1p(s)
+    common = -0.5 * math.log(s)
+    return (common - 0.5 * math.log(2 * math.pi * v) + v * eta,
+            common + 0.5 * math.log(math.pi / (2 * v)) - v * eta)
+
+
+def sample_points():
+    rng = np.random.default_rng(SEED)
+    groups = []
+
+    def add(name, v, x):
+        v = np.asarray(v, dtype=np.float64)
+        x = np.asarray(x, dtype=np.float64)
+        groups.append((name, v, x))
+
+    # scan: wide log-uniform coverage (plus a uniform block at small v).
+    n = 1000
+    small_v = rng.random(n) < 0.3
+    v = np.where(small_v, rng.uniform(0, 25, n), log_uniform(rng, 1e-3, 1e4, n))
+    add("scan", v, log_uniform(rng, 1e-8, 1e5, n))
+
+    # small: where most calls land.
+    n = 500
+    add("small", rng.uniform(0, 25, n), log_uniform(rng, 1e-2, 2000, n))
+
+    # boundary: around the implementation's switch-over curves.
+    n = 130
+    add("boundary", rng.uniform(19, 21, n), log_uniform(rng, 1e-3, 1e4, n))
+    add("boundary", rng.uniform(0, 20, n), rng.uniform(18, 22, n))
+    add("boundary", rng.uniform(0, 20, n), rng.uniform(1.8, 2.2, n))
+    v = rng.uniform(3, 20, n)
+    add("boundary", v, 2 * v * v * rng.uniform(0.9, 1.1, n))
+
+    # logzero: |log I| < 3 and |log K| < 3, where absolute accuracy of the
+    # log is hardest.  Solve the Debye approximation for a target log drawn
+    # from [-3, 3] (for large v a +-20% jitter of x would move the log far
+    # outside that band).
+    n = 170
+    for which in (0, 1):
+        vs = log_uniform(rng, 1, 1e4, n)
+        targets = rng.uniform(-3, 3, n)
+        xs = [math.exp(brentq(lambda lx: debye_logs(vv, math.exp(lx))[which] - t,
+                              -50.0, 50.0))
+              for vv, t in zip(vs.tolist(), targets.tolist())]
+        add("logzero", vs, xs)
+
+    # integer and half-integer orders.
+    orders = np.repeat(np.arange(0, 50.5, 0.5), 3)
+    add("integer", orders, log_uniform(rng, 1e-3, 1e3, orders.size))
+
+    # extreme corners of the domain.
+    ev = [0, 1e-3, 0.5, 1, 10, 100, 1e3, 1e4, 1e6, 1e8]
+    ex = [1e-300, 1e-100, 1e-20, 1e-8, 1, 1e3, 1e8, 1e20, 1e100, 1e300]
+    vv, xx = np.meshgrid(ev, ex, indexing="ij")
+    add("extreme", vv.ravel(), xx.ravel())
+
+    names = np.concatenate([[name] * len(v) for name, v, _ in groups])
+    v = np.concatenate([v for _, v, _ in groups])
+    x = np.concatenate([x for _, _, x in groups])
+    assert np.all(v >= 0) and np.all(x > 0) and np.all(np.isfinite(x))
+    return v, x, names
+
+
+# ---------------------------------------------------------------------------
+# Self-tests and main
+# ---------------------------------------------------------------------------
+
+def self_test():
+    """Quick consistency checks of the pieces before the long run."""
+    # Series and quadrature agree where both are fine.
+    for v, x in [(0.7, 0.002), (3.0, 0.003), (40.0, 0.01)]:
+        a = log_i_pair(v, x, 50, False)[0][0]
+        b = log_i_pair(v, x, 50, False, force_quad=True)[0][0]
+        assert rel_diff(a, b) < mpf("1e-45"), (v, x, a, b)
+    # Closed forms at v = 1/2.
+    with mp.workdps(60):
+        for x in [mpf("1e-5"), mpf("0.75"), mpf(30), mpf(4000)]:
+            li = log_i_pair(0.5, x, 50, False, force_quad=True)[0][0]
+            lk = log_k(0.5, x, 50)[0]
+            ci = mp.log(mp.sqrt(2 / (mp.pi * x)) * mp.sinh(x))
+            ck = mp.log(mp.sqrt(mp.pi / (2 * x))) - x
+            assert rel_diff(li, ci) < mpf("1e-45"), (x, li, ci)
+            assert rel_diff(lk, ck) < mpf("1e-45"), (x, lk, ck)
+    print("self-test passed", flush=True)
+
+
+def main():
+    t_start = time.time()
+    self_test()
+    v, x, group = sample_points()
+    n = len(v)
+    print("%d points; dps %s; %d workers" % (n, DPS_PAIR, WORKERS), flush=True)
+    tasks = [(i, float(v[i]), float(x[i]), str(group[i])) for i in range(n)]
+    # Expensive corners first, so the workers finish together.
+    tasks.sort(key=lambda t: t[3] != "extreme")
+    results = {}
+    messages = []
+    with Pool(WORKERS) as pool:
+        for done, (idx, rec, msgs) in enumerate(
+                pool.imap_unordered(compute_point, tasks, chunksize=2), 1):
+            results[idx] = rec
+            for m in msgs:
+                print(m, flush=True)
+            messages += msgs
+            if done % 100 == 0 or done == n:
+                print("  %d/%d done, %.0f s" % (done, n, time.time() - t_start),
+                      flush=True)
+
+    keep = [i for i in range(n) if results[i] is not None]
+    dropped = n - len(keep)
+    cols = ["logi_hi", "logi_lo", "logk_hi", "logk_lo", "ratio", "ratio_c",
+            "ive", "kve", "iv", "kv"]
+    data = {"v": v[keep], "x": x[keep]}
+    for c in cols:
+        data[c] = np.array([results[i][c] for i in keep], dtype=np.float64)
+    data["group"] = np.array([group[i] for i in keep])
+    np.savez_compressed(OUT, **data)
+
+    # Summary.
+    print("\nwrote %s (%d bytes)" % (OUT, os.path.getsize(OUT)))
+    names, counts = np.unique(data["group"], return_counts=True)
+    for name, c in zip(names, counts):
+        print("  %-9s %5d points" % (name, c))
+    print("  total     %5d points, %d dropped" % (len(keep), dropped))
+    print("max two-precision disagreement of the logs (relative): %.3g"
+          % max(results[i]["log_disagree"] for i in keep))
+    print("max two-precision disagreement of ratio_c (relative): %.3g"
+          % max(results[i]["ratio_disagree"] for i in keep))
+    nan_ratio = sum(1 for m in messages if m.startswith("NaN ratio"))
+    print("extreme points with ratio/ratio_c left NaN: %d" % nan_ratio)
+    xc = [results[i]["xcheck"] for i in keep if not math.isnan(results[i]["xcheck"])]
+    print("cross-check vs mpmath besseli/besselk (v <= 5, x <= 20): %d points, "
+          "max relative difference of the logs %.3g" % (len(xc), max(xc)))
+    assert max(xc) < 1e-40, "cross-check against mpmath failed"
+    print("runtime %.0f s" % (time.time() - t_start))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -25,6 +25,7 @@ namespace detail {
 constexpr double kDebyeOrder = 20.0;  // Debye expansion from this order on
 constexpr double kEps = 2.220446049250313e-16;
 constexpr double kPi = 3.141592653589793;
+constexpr double kTemmeSeriesMax = 1.0;  // Temme series below, CF2 above
 
 struct scaled {
   double m;  // summed part, near 1 except in the K recurrence
@@ -203,7 +204,7 @@ KK_HD inline scaled temme_k(double v, double x) {
   double mu = v - nl;
   double k0, k1, B;
   int escale = 0;
-  if (x <= 2.0) {
+  if (x <= kTemmeSeriesMax) {
     // Series (Temme 1975): gamma_1, gamma_2 from the Taylor series of 1/Gamma(1+z).
     double mu2 = mu * mu;
     double ev = coeffs::rgamma1p_even(mu2), od = coeffs::rgamma1p_odd(mu2);
@@ -264,21 +265,24 @@ KK_HD inline scaled temme_k(double v, double x) {
     k1 = k0 * (mu + x + 0.5 - h) / x;
     B = -x;
   }
-  double two_x = 2.0 / x;
+  // K_{mu+i+1} = 2(mu+i)/x K_{mu+i} + K_{mu+i-1}, in double-double so that up to 20 steps
+  // add no rounding error of their own.
+  dd a0{k0, 0.0}, a1{k1, 0.0};
   for (int i = 1; i <= static_cast<int>(nl); ++i) {
-    double a = (mu + i) * two_x;
-    if (ilogb(k1) + ilogb(a) > 1000) {  // rescale before (mu+i) (2/x) K overflows
-      int sh = ilogb(k1);
-      k0 = ldexp(k0, -sh);
-      k1 = ldexp(k1, -sh);
+    dd coef = dd_div(two_sum(2.0 * mu, 2.0 * i), dd{x, 0.0});
+    if (ilogb(a1.hi) + ilogb(coef.hi) > 1000) {  // rescale before the product overflows
+      int sh = ilogb(a1.hi);
+      double f = ldexp(1.0, -sh);
+      a0 = dd_scale(a0, f);
+      a1 = dd_scale(a1, f);
       escale += sh;
     }
-    double k2 = fma(a, k1, k0);
-    k0 = k1;
-    k1 = k2;
+    dd a2 = dd_add(dd_mul(a1, coef), a0);
+    a0 = a1;
+    a1 = a2;
   }
   int e0;
-  double m = frexp(k0, &e0);
+  double m = frexp(dd_round(a0), &e0);
   return {m, dd_ln2_times(static_cast<double>(escale + e0)), B};
 }
 
