@@ -26,9 +26,14 @@ v = +inf, x finite     -inf          +inf           0            +inf        NaN
 ``*`` For non-integer v < 0, I_v = I_{-v} + (2/pi) sin(-v pi) K_{-v}; its sign is that of
 sin(-v pi) near x = 0, and log_iv is NaN wherever I_v(x) < 0.
 
-Differences from :mod:`scipy.special` (1.17): ``ive(v, inf)`` and ``kve(v, inf)`` return the
-limit 0 where SciPy returns NaN; ``iv_ratio``/``iv_ratio_c`` and the log functions have no
-SciPy counterpart. Complex input raises TypeError (not supported yet).
+Differences from :mod:`scipy.special` 1.17 (SciPy returns NaN or the wrong sign where the
+limit is defined; kernelkit returns the limit):
+
+- ``iv(v, inf) = inf``, ``ive(v, +-inf) = 0``, ``kve(v, inf) = 0`` (SciPy: NaN);
+- ``iv(v, -inf) = (-1)^n inf`` for integer order n (SciPy: NaN);
+- ``iv(v, 0)``, ``ive(v, 0)`` for non-integer v < 0: +-inf with the sign of sin(-v pi)
+  (SciPy: +inf from iv whatever the sign, NaN from ive);
+- ``kv(+-inf, x) = kve(+-inf, x) = inf`` and ``ive(inf, x) = 0`` for finite x > 0 (SciPy: NaN).
 
 Accuracy (float64, v in [0, 1e4], x in [1e-8, 1e5], against mpmath; see README): the logs
 are measured in ULPs of max(|log|, 1), the drop-ins and ratios in ULPs of the value.

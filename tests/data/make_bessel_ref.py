@@ -300,7 +300,8 @@ def peak_quad(parts, peak, left, right, step, span, dps,
         lim = max_piece / width
         start = (piece_from - peak) / width if piece_from is not None else None
         for a, b, lev, at_end in pieces:
-            if start is None or b <= start or b - a <= lim or at_end:
+            if start is None or b <= start or b - a <= lim or \
+                    (at_end and singular_ends):
                 cut.append((a, b, lev, at_end))
                 continue
             a0 = max(a, start)

@@ -326,10 +326,14 @@ KK_HD inline double scaled_value(const scaled& s, double shift) {
 
 KK_HD inline bool is_integer(double v) { return floor(v) == v; }
 
-// sin(pi v) exactly reduced (v mod 2 is exact in floating point).
+// sin(pi v) with exact argument reduction to [-1/2, 1/2] (fmod and these differences are
+// exact), so values near integers keep their relative accuracy.
 KK_HD inline double sinpi(double v) {
-  double r = fmod(v, 2.0);
-  if (r == 0.0 || r == 1.0 || r == -1.0) return 0.0;
+  double r = fmod(v, 2.0);  // (-2, 2)
+  if (r > 1.0) r -= 2.0;
+  if (r < -1.0) r += 2.0;  // (-1, 1]
+  if (r > 0.5) r = 1.0 - r;
+  if (r < -0.5) r = -1.0 - r;
   return sin(kPi * r);
 }
 
