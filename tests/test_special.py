@@ -208,7 +208,8 @@ SCIPY_DIFFERENCES = [
     ("iv", -2.5, inf, inf, nan), ("ive", -2.5, inf, 0.0, nan), ("kve", -2.5, inf, 0.0, nan),
     ("ive", 2.0, -inf, 0.0, nan), ("iv", 2.0, -inf, inf, nan),
     ("iv", -1.5, 0.0, -inf, inf), ("ive", -1.5, 0.0, -inf, nan), ("ive", -0.5, 0.0, inf, nan),
-    ("kv", inf, 2.0, inf, nan), ("kve", -inf, 2.0, inf, nan), ("ive", inf, 2.0, 0.0, nan),
+    ("kv", inf, 2.0, inf, nan), ("kve", inf, 2.0, inf, nan), ("kve", -inf, 2.0, inf, nan),
+    ("ive", inf, 2.0, 0.0, nan),
 ]
 
 
