@@ -27,11 +27,15 @@ with s = cos(th); it has no endpoint blow-up for v < 1/2.  For tiny x
 (where log I_v(x) ~ x^2/4 can be far below the quadrature's absolute error)
 the ascending power series of I_v is used instead.
 
+ratio = I_v/I_{v-1} comes from the logs; ratio_c = 1 - ratio from its own
+positive integral (see log_i_pair), since 1 - exp(difference of logs)
+cancels catastrophically when x >> v.
+
 Stored arrays (float64 except `group`): v, x, logi_hi, logi_lo, logk_hi,
-logk_lo (double-double: hi = round(ref), lo = round(ref - hi)); ratio =
-I_v/I_{v-1} and ratio_c = 1 - ratio (NaN when v < 1, and NaN for the few
-"extreme" points where the two precisions do not pin them down); ive, kve,
-iv, kv (nearest double; 0 or inf outside the double range).
+logk_lo (double-double: hi = round(ref), lo = round(ref - hi)); ratio,
+ratio_c (NaN when v < 1); ive = I_v(x) e^-x, kve = K_v(x) e^x, iv, kv (all
+rounded to nearest double; 0 or inf outside the double range); group (the
+sampling group of the point).
 """
 
 import math
@@ -48,7 +52,7 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bessel_ref.npz")
 SEED = 20261126
 DPS_PAIR = (50, 80)          # low / high working precision (digits)
 LOG_RTOL = mpf("1e-40")      # required two-precision agreement of the logs
-DERIVED_RTOL = mpf("1e-20")  # ... and of ratio_c, which can cancel badly
+DERIVED_RTOL = mpf("1e-35")  # ... of ratio and ratio_c (and their sum vs 1)
 WORKERS = 2
 LN10 = math.log(10)
 
@@ -342,7 +346,7 @@ def peak_quad(parts, peak, left, right, step, span, dps,
         else:
             # Digits this piece must deliver: the full set near the peak,
             # fewer where exp(g) <= e^-lev (scaled by the piece length).
-            digits = dps + 8 - (lev - max(0.0, float(mp.log(b - a)))) / LN10
+            digits = dps + 4 - (lev - max(0.0, float(mp.log(b - a)))) / LN10
             vals = gl_integrate(f, a, b, gl_order(digits))
         totals = vals if totals is None else [s + y for s, y in zip(totals, vals)]
     # Neglected tails are at most e^-lmax * span (in t units) each.
@@ -451,12 +455,19 @@ def i_peak(mu, x):
 
 
 def log_i_pair(v, x, dps, with_prev, force_quad=False):
-    """log I_v(x) and, if with_prev, log I_{v-1}(x), at precision dps.
+    """log I_v(x) and, if with_prev (v >= 1), log I_{v-1}(x) and
+    1 - I_v(x)/I_{v-1}(x), at precision dps.
 
     Returns ([log I_v, log I_v - x], [log I_{v-1}, log I_{v-1} - x] or None,
-    quadrature error estimate).  With with_prev the integral is set up for
-    order mu = v - 1 and I_v's integrand is that times sin(th)^2 (<= 1), so
-    both come from the same quadrature nodes.
+    1 - I_v/I_{v-1} or None).
+
+    With with_prev the integral is set up for order mu = v - 1 and I_v's
+    integrand is that times sin(th)^2 (<= 1), so both come from the same
+    quadrature nodes.  Integrating the s-form by parts gives
+    I_v/I_{v-1} = <s> under the weight (1-s^2)^(v-3/2) e^(xs) ds (v > 1/2),
+    i.e. 1 - I_v/I_{v-1} = <1 - cos th> under I_{v-1}'s th-integrand:
+    a positive integral, free of the cancellation in 1 - exp(difference of
+    logs) when x >> v (there 1 - I_v/I_{v-1} ~ (2v-1)/(2x)).
     """
     with mp.workdps(dps + 10):
         v, x = mpf(v), mpf(x)
@@ -467,7 +478,10 @@ def log_i_pair(v, x, dps, with_prev, force_quad=False):
             for order in ([v, v - 1] if with_prev else [v]):
                 li = log_i_series(order, x)
                 out.append([+li, +(li - x)])
-            return out[0], (out[1] if with_prev else None), mpf(0)
+            if not with_prev:
+                return out[0], None, None
+            # I_v / I_{v-1} ~ x / (2v) is small here: no cancellation.
+            return out[0], out[1], +(-mp.expm1(out[0][0] - out[1][0]))
 
         mu = v - 1 if with_prev else v
         th = i_peak(mu, x)
@@ -478,7 +492,7 @@ def log_i_pair(v, x, dps, with_prev, force_quad=False):
         half_th2 = mp.sin(th / 2) ** 2          # sin^2(th*/2)
 
         def g_and_sin(t):
-            """(g(t), sin t) with g = x (cos t - cos th*) + 2 mu log(sin t / sin th*).
+            """(g(t), sin t, sin^2(t/2)), g = x (cos t - cos th*) + 2 mu log(sin t / sin th*).
 
             Near th* both differences use product forms (no cancellation);
             elsewhere cos t - cos th* = 2 (sin^2(th*/2) - sin^2(t/2)) does
@@ -492,20 +506,22 @@ def log_i_pair(v, x, dps, with_prev, force_quad=False):
                 d = -2 * x * sa * sb
                 if mu:
                     d += 2 * mu * mp.log1p(2 * ca * sb / s_th)
-                return d, st
+                return d, st, half_th2 + sa * sb
             c, s = mp.cos_sin(t / 2)
             st = 2 * s * c
             d = 2 * x * (half_th2 - s * s)
             if mu:
                 if st <= 0:             # rounding stepped outside [0, pi]
-                    return mp.ninf, mp.zero
+                    return mp.ninf, mp.zero, mp.zero
                 d += 2 * mu * mp.log(st / s_th)
-            return d, st
+            return d, st, s * s
 
         def parts(t):
-            d, st = g_and_sin(t)
-            # I_v's integrand is I_{v-1}'s times sin^2 t (when with_prev).
-            return d, ((st * st,) if with_prev else ())
+            d, st, sh2 = g_and_sin(t)
+            # With with_prev, I_v's integrand is I_{v-1}'s times sin^2 t, and
+            # times 2 sin^2(t/2) = 1 - cos t it gives the numerator of
+            # 1 - I_v/I_{v-1} (see log_i_pair's docstring).
+            return d, ((st * st, sh2) if with_prev else ())
 
         curv = x * mp.cos(th) + (2 * mu / s_th ** 2 if mu else 0)
         step = min(1 / mp.sqrt(abs(curv)) if curv else mpf(1), mpf(1))
@@ -513,9 +529,9 @@ def log_i_pair(v, x, dps, with_prev, force_quad=False):
         singular = (2 * mu) != mp.floor(2 * mu)
         extra = 0.0
         if with_prev:
-            # The sin^2 factor shrinks the integral by about sin^2 th* (or
+            # The factors shrink the integral by about sin^2 th* (or
             # width^2 when th* ~ 0): go correspondingly deeper.
-            extra = 3 + 2 * max(0.0, -float(mp.log(max(s_th, step))))
+            extra = 5 + 2 * max(0.0, -float(mp.log(max(s_th, step))))
         while True:
             try:
                 logs, err = peak_quad(parts, th, mpf(0), pi, step, pi, dps,
@@ -535,8 +551,9 @@ def log_i_pair(v, x, dps, with_prev, force_quad=False):
             return [+(lsc + x), +lsc]
 
         if with_prev:
-            return assemble(v, logs[1]), assemble(mu, logs[0]), err
-        return assemble(v, logs[0]), None, err
+            ratio_c = 2 * mp.exp(logs[2] - logs[0])
+            return assemble(v, logs[1]), assemble(mu, logs[0]), +ratio_c
+        return assemble(v, logs[0]), None, None
 
 
 # ---------------------------------------------------------------------------
@@ -546,15 +563,15 @@ def log_i_pair(v, x, dps, with_prev, force_quad=False):
 def evaluate(v, x, dps):
     """All logs needed for point (v, x) at working precision dps."""
     lk, lk_sc, _ = log_k(v, x, dps)
-    (li, li_sc), prev, _ = log_i_pair(v, x, dps, with_prev=(v >= 1))
+    (li, li_sc), prev, ratio_c = log_i_pair(v, x, dps, with_prev=(v >= 1))
     out = {"logk": lk, "logk_sc": lk_sc, "logi": li, "logi_sc": li_sc}
     if prev is not None:
-        out["logi_prev_sc"] = prev[1]
-        # scaled logs: their difference suffers less cancellation for big x
+        out["logi_prev"] = prev[0]
         with mp.workdps(dps + 10):
-            d = li_sc - prev[1]
-            out["ratio"] = mp.exp(d)
-            out["ratio_c"] = -mp.expm1(d)
+            # The scaled logs' difference suffers less cancellation; the
+            # ratio itself is never tiny-minus-tiny (it is <= 1).
+            out["ratio"] = mp.exp(li_sc - prev[1])
+        out["ratio_c"] = ratio_c
     return out
 
 
@@ -575,7 +592,7 @@ def compute_point(task):
                            % (group, v, x, type(exc).__name__, exc)]
     with mp.workdps(max(DPS_PAIR) + 10):
         # The logs must agree to LOG_RTOL (relative) between precisions.
-        diffs = {k: rel_diff(lo[k], hi[k]) for k in ("logk", "logi", "logi_prev_sc") if k in hi}
+        diffs = {k: rel_diff(lo[k], hi[k]) for k in ("logk", "logi", "logi_prev") if k in hi}
         worst = max(diffs.values())
         if worst > LOG_RTOL:
             return idx, None, ["DROP %s v=%r x=%r: precisions disagree %s"
@@ -590,19 +607,19 @@ def compute_point(task):
         rec["ratio"] = rec["ratio_c"] = math.nan
         rec["ratio_disagree"] = 0.0
         if "ratio" in hi:
-            rd = rel_diff(lo["ratio_c"], hi["ratio_c"])
-            if rd <= DERIVED_RTOL:
-                rec["ratio"] = to_double(hi["ratio"])
-                rec["ratio_c"] = to_double(hi["ratio_c"])
-                rec["ratio_disagree"] = float(rd)
-            elif group == "extreme":
-                # 1 - I_v/I_{v-1} ~ (2v-1)/(2x) is below the cancellation
-                # floor of 80 digits for huge x: leave it undetermined.
-                msgs.append("NaN ratio: extreme v=%r x=%r (ratio_c differs by %s)"
-                            % (v, x, mp.nstr(rd, 3)))
-            else:
-                return idx, None, ["DROP %s v=%r x=%r: ratio_c disagrees %s"
-                                   % (group, v, x, mp.nstr(rd, 3))]
+            # ratio (from the logs) and ratio_c (its own integral) must agree
+            # between precisions and add up to 1.
+            rd = max(rel_diff(lo["ratio_c"], hi["ratio_c"]),
+                     rel_diff(lo["ratio"], hi["ratio"]))
+            closure = abs(hi["ratio"] + hi["ratio_c"] - 1)
+            if rd > DERIVED_RTOL or closure > DERIVED_RTOL:
+                return idx, None, ["DROP %s v=%r x=%r: ratio check %s / %s"
+                                   % (group, v, x, mp.nstr(rd, 3),
+                                      mp.nstr(closure, 3))]
+            rec["ratio"] = to_double(hi["ratio"])
+            rec["ratio_c"] = to_double(hi["ratio_c"])
+            rec["ratio_disagree"] = float(rd)
+            rec["ratio_closure"] = float(closure)
         # The doubles stored must not depend on which precision was used.
         for key, val in (("ive", lo["logi_sc"]), ("kve", lo["logk_sc"]),
                          ("iv", lo["logi"]), ("kv", lo["logk"])):
@@ -760,10 +777,10 @@ def main():
     print("  total     %5d points, %d dropped" % (len(keep), dropped))
     print("max two-precision disagreement of the logs (relative): %.3g"
           % max(results[i]["log_disagree"] for i in keep))
-    print("max two-precision disagreement of ratio_c (relative): %.3g"
+    print("max two-precision disagreement of ratio, ratio_c (relative): %.3g"
           % max(results[i]["ratio_disagree"] for i in keep))
-    nan_ratio = sum(1 for m in messages if m.startswith("NaN ratio"))
-    print("extreme points with ratio/ratio_c left NaN: %d" % nan_ratio)
+    print("max |ratio + ratio_c - 1| (before rounding): %.3g"
+          % max(results[i].get("ratio_closure", 0.0) for i in keep))
     xc = [results[i]["xcheck"] for i in keep if not math.isnan(results[i]["xcheck"])]
     print("cross-check vs mpmath besseli/besselk (v <= 5, x <= 20): %d points, "
           "max relative difference of the logs %.3g" % (len(xc), max(xc)))

@@ -7,3 +7,7 @@
 #else
 #define KK_HD
 #endif
+
+// Header functions have internal linkage: the CPU build compiles them once per instruction
+// set (baseline and AVX2+FMA), and shared inline symbols would let the linker mix the copies.
+#define KK_FN KK_HD static inline

@@ -7,7 +7,7 @@ namespace kernelkit::special {
 
 // Codes match kernelkit::cpu::BesselFn and the Python side's _FUNCTIONS order.
 template <int F>
-KK_HD inline double bessel_eval(double v, double x) {
+KK_FN double bessel_eval(double v, double x) {
   if constexpr (F == 0) return log_iv(v, x);
   else if constexpr (F == 1) return log_kv(v, x);
   else if constexpr (F == 2) return iv_shifted(v, x, 0.0);

@@ -6,7 +6,7 @@ namespace kernelkit::special::coeffs {
 constexpr int debye_terms = 16;
 
 // P_k(w) with u_k(t) = t^k P_k(t^2) (Debye polynomials).
-KK_HD inline double debye_p(int k, double w) {
+KK_FN double debye_p(int k, double w) {
   switch (k) {
     case 1: return 0.125 + w * (-0.20833333333333334);
     case 2: return 0.0703125 + w * (-0.4010416666666667 + w * (0.3342013888888889));
@@ -29,7 +29,7 @@ KK_HD inline double debye_p(int k, double w) {
 }
 
 // Q_k(w) with u_k'(t) = t^(k-1) Q_k(t^2).
-KK_HD inline double debye_q(int k, double w) {
+KK_FN double debye_q(int k, double w) {
   switch (k) {
     case 1: return 0.125 + w * (-0.625);
     case 2: return 0.140625 + w * (-1.6041666666666667 + w * (2.0052083333333335));
@@ -52,7 +52,7 @@ KK_HD inline double debye_q(int k, double w) {
 }
 
 // Upper bound of |u_k(t)| on [0, 1].
-KK_HD inline double debye_bound(int k) {
+KK_FN double debye_bound(int k) {
   switch (k) {
     case 1: return 0.09166666666666667;
     case 2: return 0.035926663942892165;
@@ -75,7 +75,7 @@ KK_HD inline double debye_bound(int k) {
 }
 
 // 1/Gamma(1+z) = E(z^2) + z O(z^2) for |z| <= 1/2 (Taylor, 24 terms).
-KK_HD inline double rgamma1p_even(double w) { return 1.0 + w * (-0.6558780715202539 + w * (0.16653861138229148 + w * (-0.009621971527876973 + w * (-0.0011651675918590652 + w * (0.0001280502823881162 + w * (-1.2504934821426706e-06 + w * (-2.056338416977607e-07 + w * (5.002007644469223e-09 + w * (1.0434267116911005e-10 + w * (-3.696805618642206e-12 + w * (-2.0583260535665066e-14 + w * (1.2267786282382608e-15)))))))))))); }
-KK_HD inline double rgamma1p_odd(double w) { return 0.5772156649015329 + w * (-0.04200263503409524 + w * (-0.04219773455554433 + w * (0.0072189432466631 + w * (-0.00021524167411495098 + w * (-2.013485478078824e-05 + w * (1.133027231981696e-06 + w * (6.116095104481416e-09 + w * (-1.18127457048702e-09 + w * (7.782263439905071e-12 + w * (5.100370287454476e-13 + w * (-5.348122539423018e-15))))))))))); }
+KK_FN double rgamma1p_even(double w) { return 1.0 + w * (-0.6558780715202539 + w * (0.16653861138229148 + w * (-0.009621971527876973 + w * (-0.0011651675918590652 + w * (0.0001280502823881162 + w * (-1.2504934821426706e-06 + w * (-2.056338416977607e-07 + w * (5.002007644469223e-09 + w * (1.0434267116911005e-10 + w * (-3.696805618642206e-12 + w * (-2.0583260535665066e-14 + w * (1.2267786282382608e-15)))))))))))); }
+KK_FN double rgamma1p_odd(double w) { return 0.5772156649015329 + w * (-0.04200263503409524 + w * (-0.04219773455554433 + w * (0.0072189432466631 + w * (-0.00021524167411495098 + w * (-2.013485478078824e-05 + w * (1.133027231981696e-06 + w * (6.116095104481416e-09 + w * (-1.18127457048702e-09 + w * (7.782263439905071e-12 + w * (5.100370287454476e-13 + w * (-5.348122539423018e-15))))))))))); }
 
 }  // namespace kernelkit::special::coeffs

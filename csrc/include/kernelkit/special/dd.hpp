@@ -10,20 +10,20 @@ struct dd {
   double hi, lo;
 };
 
-KK_HD inline dd quick_two_sum(double a, double b) {  // needs |a| >= |b|
+KK_FN dd quick_two_sum(double a, double b) {  // needs |a| >= |b|
   double s = a + b;
   return {s, b - (s - a)};
 }
-KK_HD inline dd two_sum(double a, double b) {
+KK_FN dd two_sum(double a, double b) {
   double s = a + b;
   double bb = s - a;
   return {s, (a - (s - bb)) + (b - bb)};
 }
-KK_HD inline dd two_prod(double a, double b) {
+KK_FN dd two_prod(double a, double b) {
   double p = a * b;
   return {p, fma(a, b, -p)};
 }
-KK_HD inline dd dd_add(dd a, dd b) {
+KK_FN dd dd_add(dd a, dd b) {
   dd s = two_sum(a.hi, b.hi);
   dd t = two_sum(a.lo, b.lo);
   s.lo += t.hi;
@@ -31,25 +31,25 @@ KK_HD inline dd dd_add(dd a, dd b) {
   s.lo += t.lo;
   return quick_two_sum(s.hi, s.lo);
 }
-KK_HD inline dd dd_add(dd a, double b) {
+KK_FN dd dd_add(dd a, double b) {
   dd s = two_sum(a.hi, b);
   s.lo += a.lo;
   return quick_two_sum(s.hi, s.lo);
 }
-KK_HD inline dd dd_neg(dd a) { return {-a.hi, -a.lo}; }
-KK_HD inline dd dd_sub(dd a, dd b) { return dd_add(a, dd_neg(b)); }
-KK_HD inline dd dd_mul(dd a, dd b) {
+KK_FN dd dd_neg(dd a) { return {-a.hi, -a.lo}; }
+KK_FN dd dd_sub(dd a, dd b) { return dd_add(a, dd_neg(b)); }
+KK_FN dd dd_mul(dd a, dd b) {
   dd p = two_prod(a.hi, b.hi);
   p.lo += a.hi * b.lo + a.lo * b.hi;
   return quick_two_sum(p.hi, p.lo);
 }
-KK_HD inline dd dd_mul(dd a, double b) {
+KK_FN dd dd_mul(dd a, double b) {
   dd p = two_prod(a.hi, b);
   p.lo += a.lo * b;
   return quick_two_sum(p.hi, p.lo);
 }
-KK_HD inline dd dd_scale(dd a, double pow2) { return {a.hi * pow2, a.lo * pow2}; }  // exact
-KK_HD inline dd dd_div(dd a, dd b) {
+KK_FN dd dd_scale(dd a, double pow2) { return {a.hi * pow2, a.lo * pow2}; }  // exact
+KK_FN dd dd_div(dd a, dd b) {
   double q1 = a.hi / b.hi;
   dd r = dd_sub(a, dd_mul(b, q1));
   double q2 = r.hi / b.hi;
@@ -58,12 +58,12 @@ KK_HD inline dd dd_div(dd a, dd b) {
   dd q = quick_two_sum(q1, q2);
   return dd_add(q, q3);
 }
-KK_HD inline dd dd_sqrt(dd a) {
+KK_FN dd dd_sqrt(dd a) {
   double s = sqrt(a.hi);
   dd r = dd_sub(a, two_prod(s, s));
   return quick_two_sum(s, r.hi / (2.0 * s));
 }
-KK_HD inline double dd_round(dd a) { return a.hi + a.lo; }
+KK_FN double dd_round(dd a) { return a.hi + a.lo; }
 
 // log 2 and log(2 pi), log(pi / 2) split into double-doubles.
 constexpr double ln2_hi = 0.6931471805599453;
@@ -73,7 +73,7 @@ constexpr double ln_2pi_lo = -7.756588316134483e-17;
 constexpr double ln_pi_2_hi = 0.4515827052894549;
 constexpr double ln_pi_2_lo = -1.2924516975755169e-17;
 
-KK_HD inline dd dd_ln2_times(double n) {  // n * log 2 for |n| < 2^52
+KK_FN dd dd_ln2_times(double n) {  // n * log 2 for |n| < 2^52
   dd p = two_prod(n, ln2_hi);
   p.lo += n * ln2_lo;
   return quick_two_sum(p.hi, p.lo);
@@ -82,7 +82,7 @@ KK_HD inline dd dd_ln2_times(double n) {  // n * log 2 for |n| < 2^52
 // Natural log of a positive finite double-double, to ~1e-30 relative (plus ~1e-32 absolute).
 // a = 2^e f with f in [1/sqrt2, sqrt2); log f = 2 atanh(u), u = (f-1)/(f+1), |u| < 0.172:
 // the leading 2u is kept in double-double, the tail 2u^3/3 + ... (< 1% of it) in double.
-KK_HD inline dd dd_log(dd a) {
+KK_FN dd dd_log(dd a) {
   int e;
   double f = frexp(a.hi, &e);
   if (f < 0.70710678118654752440) {
@@ -100,11 +100,11 @@ KK_HD inline dd dd_log(dd a) {
   dd r = dd_add(dd_scale(u, 2.0), 2.0 * u.hi * w * p);
   return dd_add(r, dd_ln2_times(static_cast<double>(e)));
 }
-KK_HD inline dd dd_log(double a) { return dd_log(dd{a, 0.0}); }
+KK_FN dd dd_log(double a) { return dd_log(dd{a, 0.0}); }
 
 // log Gamma(1 + v) for 0 <= v <= ~100 as a double-double: shift to y >= 13 with an exact
 // double-double product, then Stirling's series (8 terms: error < 1e-18 at y = 13).
-KK_HD inline dd dd_lgamma1p(double v) {
+KK_FN dd dd_lgamma1p(double v) {
   dd y = two_sum(v, 1.0);
   dd prod{1.0, 0.0};
   while (y.hi < 13.0) {

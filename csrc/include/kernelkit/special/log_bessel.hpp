@@ -33,14 +33,14 @@ struct scaled {
   double B;  // exact exponent: 0, x or -x
 };
 
-KK_HD inline double hankel_start(double v) {
+KK_FN double hankel_start(double v) {
   double a = 2.0 * v * v;
   return a > 20.0 ? a : 20.0;
 }
 
 // Hankel sum H = sum_k s^k a_k(v) / x^k with s = -1 for I and +1 for K; also returns
 // sum_k k * term_k (for the log-derivative H'/H = -that / (x H)).
-KK_HD inline double hankel_sum(double v, double x, double sign, double* kweighted) {
+KK_FN double hankel_sum(double v, double x, double sign, double* kweighted) {
   double two_v = 2.0 * v;
   double term = 1.0, sum = 1.0, ksum = 0.0;
   for (int k = 1; k < 80; ++k) {
@@ -54,13 +54,13 @@ KK_HD inline double hankel_sum(double v, double x, double sign, double* kweighte
   return sum;
 }
 
-KK_HD inline scaled hankel_i(double v, double x) {
+KK_FN scaled hankel_i(double v, double x) {
   double h = hankel_sum(v, x, -1.0, nullptr);
   dd L = dd_scale(dd_add(dd_log(x), dd{ln_2pi_hi, ln_2pi_lo}), -0.5);
   return {h, L, x};
 }
 
-KK_HD inline scaled hankel_k(double v, double x) {
+KK_FN scaled hankel_k(double v, double x) {
   double h = hankel_sum(v, x, 1.0, nullptr);
   dd L = dd_scale(dd_sub(dd{ln_pi_2_hi, ln_pi_2_lo}, dd_log(x)), 0.5);
   return {h, L, -x};
@@ -76,7 +76,7 @@ struct debye_parts {
   double r;    // sqrt(v^2 + x^2) (inf if it overflows; only used where finite)
 };
 
-KK_HD inline debye_parts debye_setup(dd vd, double x) {
+KK_FN debye_parts debye_setup(dd vd, double x) {
   // Scale (v, x) by a power of two so that v^2 + x^2 cannot overflow; w scales linearly.
   double big = vd.hi > x ? vd.hi : x;
   double sc = big > 1e150 ? 0x1p-600 : 1.0;
@@ -99,7 +99,7 @@ KK_HD inline debye_parts debye_setup(dd vd, double x) {
 
 // sum_{k>=1} s^k u_k(t) / v^k = sum s^k r^-k P_k(t^2), stopping once the bound on the next
 // term is below 1e-18 (v >= 20 needs at most 16 terms).
-KK_HD inline double debye_tail(const debye_parts& p, double v, double sign) {
+KK_FN double debye_tail(const debye_parts& p, double v, double sign) {
   double iv = 1.0 / v;
   double sum = 0.0, rk = 1.0, vk = 1.0, sk = 1.0;
   for (int k = 1; k <= coeffs::debye_terms; ++k) {
@@ -112,14 +112,14 @@ KK_HD inline double debye_tail(const debye_parts& p, double v, double sign) {
   return sum;
 }
 
-KK_HD inline scaled debye_i(dd vd, double x) {
+KK_FN scaled debye_i(dd vd, double x) {
   debye_parts p = debye_setup(vd, x);
   double tail = debye_tail(p, vd.hi, 1.0);
   dd L = dd_sub(p.w, dd_scale(dd_add(p.log_r, dd{ln_2pi_hi, ln_2pi_lo}), 0.5));
   return {1.0 + tail, L, x};
 }
 
-KK_HD inline scaled debye_k(dd vd, double x) {
+KK_FN scaled debye_k(dd vd, double x) {
   debye_parts p = debye_setup(vd, x);
   double tail = debye_tail(p, vd.hi, -1.0);
   dd L = dd_sub(dd_scale(dd_sub(dd{ln_pi_2_hi, ln_pi_2_lo}, p.log_r), 0.5), p.w);
@@ -128,7 +128,7 @@ KK_HD inline scaled debye_k(dd vd, double x) {
 
 // g = I_{v-1}(x) / I_v(x) - 1 from the Debye expansion (d/dx log I_v + v/x - 1):
 // g = v^2/(x(r+x)) + v/x - x/(2r^2) - (x/r^3) D'(t)/D(t), every large term positive.
-KK_HD inline double debye_g(double v, double x) {
+KK_FN double debye_g(double v, double x) {
   debye_parts p = debye_setup(dd{v, 0.0}, x);
   double iv = 1.0 / v;
   double d = 1.0, dq = 0.0, rk = 1.0, vk = 1.0;
@@ -143,7 +143,7 @@ KK_HD inline double debye_g(double v, double x) {
   return (v / x) * (v / (p.r + x)) + v / x - 0.5 * xr * p.ir - xr * p.ir * p.ir * dq / d;
 }
 
-KK_HD inline double hankel_g(double v, double x) {
+KK_FN double hankel_g(double v, double x) {
   double ksum;
   double h = hankel_sum(v, x, -1.0, &ksum);
   return (v - 0.5) / x - ksum / (x * h);
@@ -151,7 +151,7 @@ KK_HD inline double hankel_g(double v, double x) {
 
 // Power series I_v(x) = (x/2)^v / Gamma(v+1) sum_m (x^2/4)^m / (m! (v+1)_m), for v < 20 and
 // x <= 20; the sum has positive terms and is accumulated with Neumaier compensation.
-KK_HD inline scaled series_i(double v, double x) {
+KK_FN scaled series_i(double v, double x) {
   double q = 0.25 * x * x;
   double term = 1.0, sum = 1.0, comp = 0.0;
   for (int m = 1; m < 200; ++m) {
@@ -169,7 +169,7 @@ KK_HD inline scaled series_i(double v, double x) {
 // g_k = I_{k-1}/I_k - 1 for k = v + N down to v + 1 by g_{k-1} = 2(k-1)/x - g_k/(1+g_k)
 // (backward recurrence of the ratio, stable), starting from the Debye value at v + N.
 // Returns g_v, and accumulates prod (1 + g_k) in *prod when prod != nullptr.
-KK_HD inline double ratio_recurrence(double v, double x, int n, dd* prod) {
+KK_FN double ratio_recurrence(double v, double x, int n, dd* prod) {
   dd vn = two_sum(v, static_cast<double>(n));
   double g = debye_g(vn.hi, x);
   dd p{1.0, 0.0};
@@ -185,11 +185,11 @@ KK_HD inline double ratio_recurrence(double v, double x, int n, dd* prod) {
   return g;
 }
 
-KK_HD inline int orders_to_debye(double v) {
+KK_FN int orders_to_debye(double v) {
   return static_cast<int>(ceil(kDebyeOrder - v));
 }
 
-KK_HD inline scaled recurrence_i(double v, double x) {
+KK_FN scaled recurrence_i(double v, double x) {
   int n = orders_to_debye(v);
   dd prod;
   ratio_recurrence(v, x, n, &prod);
@@ -199,7 +199,7 @@ KK_HD inline scaled recurrence_i(double v, double x) {
 }
 
 // Temme's method for K_mu, K_{mu+1}, |mu| <= 1/2, then forward recurrence to order v < 20.
-KK_HD inline scaled temme_k(double v, double x) {
+KK_FN scaled temme_k(double v, double x) {
   double nl = floor(v + 0.5);
   double mu = v - nl;
   double k0, k1, B;
@@ -287,33 +287,33 @@ KK_HD inline scaled temme_k(double v, double x) {
 }
 
 // Dispatch for v >= 0, 0 < x < inf.
-KK_HD inline scaled bessel_i_scaled(double v, double x) {
+KK_FN scaled bessel_i_scaled(double v, double x) {
   if (v >= kDebyeOrder) return debye_i(dd{v, 0.0}, x);
   if (x >= hankel_start(v)) return hankel_i(v, x);
   if (x <= 20.0) return series_i(v, x);
   return recurrence_i(v, x);
 }
 
-KK_HD inline scaled bessel_k_scaled(double v, double x) {
+KK_FN scaled bessel_k_scaled(double v, double x) {
   if (v >= kDebyeOrder) return debye_k(dd{v, 0.0}, x);
   if (x >= hankel_start(v)) return hankel_k(v, x);
   return temme_k(v, x);
 }
 
 // g = I_{v-1}/I_v - 1 for v >= 0, 0 < x < inf.
-KK_HD inline double bessel_g(double v, double x) {
+KK_FN double bessel_g(double v, double x) {
   if (v >= kDebyeOrder) return debye_g(v, x);
   if (x >= hankel_start(v) && v >= 1.0) return hankel_g(v, x);
   return ratio_recurrence(v, x, orders_to_debye(v), nullptr);
 }
 
-KK_HD inline dd scaled_log(const scaled& s) {
+KK_FN dd scaled_log(const scaled& s) {
   return dd_add(dd_add(s.L, s.B), dd_log(s.m));
 }
 
 // m * exp(L + B + shift) without spurious overflow: exp of a double-double via
 // exp(E) = 2^n exp(r), r = E - n log 2 reduced in double-double.
-KK_HD inline double scaled_value(const scaled& s, double shift) {
+KK_FN double scaled_value(const scaled& s, double shift) {
   dd e = dd_add(s.L, two_sum(s.B, shift));
   if (e.hi > 2000.0) return s.m > 0 ? INFINITY : -INFINITY;
   if (e.hi < -2000.0) return 0.0 * s.m;
@@ -324,11 +324,11 @@ KK_HD inline double scaled_value(const scaled& s, double shift) {
   return ldexp(y, static_cast<int>(n));
 }
 
-KK_HD inline bool is_integer(double v) { return floor(v) == v; }
+KK_FN bool is_integer(double v) { return floor(v) == v; }
 
 // sin(pi v) with exact argument reduction to [-1/2, 1/2] (fmod and these differences are
 // exact), so values near integers keep their relative accuracy.
-KK_HD inline double sinpi(double v) {
+KK_FN double sinpi(double v) {
   double r = fmod(v, 2.0);  // (-2, 2)
   if (r > 1.0) r -= 2.0;
   if (r < -1.0) r += 2.0;  // (-1, 1]
@@ -342,7 +342,7 @@ KK_HD inline double sinpi(double v) {
 // ---------------------------------------------------------------- public scalar functions
 
 // log K_v(x). K is even in v; x < 0 -> NaN, x = 0 -> +inf, x = +inf -> -inf.
-KK_HD inline double log_kv(double v, double x) {
+KK_FN double log_kv(double v, double x) {
   if (isnan(v) || isnan(x) || x < 0.0) return NAN;
   v = fabs(v);
   if (x == 0.0) return INFINITY;
@@ -352,7 +352,7 @@ KK_HD inline double log_kv(double v, double x) {
 }
 
 // K_v(x) e^{shift * x}: kv (shift 0) and kve (shift 1).
-KK_HD inline double kv_shifted(double v, double x, double shift) {
+KK_FN double kv_shifted(double v, double x, double shift) {
   if (isnan(v) || isnan(x) || x < 0.0) return NAN;
   v = fabs(v);
   if (x == 0.0) return INFINITY;
@@ -363,7 +363,7 @@ KK_HD inline double kv_shifted(double v, double x, double shift) {
 
 // I_v(x) e^{-shift |x|}: iv (shift 0) and ive (shift 1). Negative non-integer order by
 // reflection I_{-v} = I_v + (2/pi) sin(pi v) K_v; negative x only for integer order.
-KK_HD inline double iv_shifted(double v, double x, double shift) {
+KK_FN double iv_shifted(double v, double x, double shift) {
   if (isnan(v) || isnan(x)) return NAN;
   bool vint = detail::is_integer(v);
   double sgn = 1.0;
@@ -389,7 +389,7 @@ KK_HD inline double iv_shifted(double v, double x, double shift) {
 }
 
 // log I_v(x); NaN where I_v(x) < 0 or is not real.
-KK_HD inline double log_iv(double v, double x) {
+KK_FN double log_iv(double v, double x) {
   if (isnan(v) || isnan(x)) return NAN;
   bool vint = detail::is_integer(v);
   if (x < 0.0) {
@@ -419,16 +419,16 @@ KK_HD inline double log_iv(double v, double x) {
 }
 
 // I_v(x) / I_{v-1}(x) and 1 - that, for v >= 0 and x >= 0 (NaN otherwise).
-KK_HD inline double iv_ratio_g(double v, double x) {  // g = I_{v-1}/I_v - 1
+KK_FN double iv_ratio_g(double v, double x) {  // g = I_{v-1}/I_v - 1
   return detail::bessel_g(v, x);
 }
-KK_HD inline double iv_ratio(double v, double x) {
+KK_FN double iv_ratio(double v, double x) {
   if (isnan(v) || isnan(x) || v < 0.0 || x < 0.0 || isinf(v)) return NAN;
   if (x == 0.0) return v == 0.0 ? INFINITY : 0.0;
   if (isinf(x)) return 1.0;
   return 1.0 / (1.0 + iv_ratio_g(v, x));
 }
-KK_HD inline double iv_ratio_c(double v, double x) {
+KK_FN double iv_ratio_c(double v, double x) {
   if (isnan(v) || isnan(x) || v < 0.0 || x < 0.0 || isinf(v)) return NAN;
   if (x == 0.0) return v == 0.0 ? -INFINITY : 1.0;
   if (isinf(x)) return 0.0;

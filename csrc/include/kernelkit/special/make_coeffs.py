@@ -52,7 +52,7 @@ def main():
         f"constexpr int debye_terms = {N_DEBYE};",
         "",
         "// P_k(w) with u_k(t) = t^k P_k(t^2) (Debye polynomials).",
-        "KK_HD inline double debye_p(int k, double w) {",
+        "KK_FN double debye_p(int k, double w) {",
         "  switch (k) {",
     ]
     for k in range(1, N_DEBYE + 1):
@@ -61,7 +61,7 @@ def main():
     out += ["    default: return 0.0;", "  }", "}", ""]
     out += [
         "// Q_k(w) with u_k'(t) = t^(k-1) Q_k(t^2).",
-        "KK_HD inline double debye_q(int k, double w) {",
+        "KK_FN double debye_q(int k, double w) {",
         "  switch (k) {",
     ]
     for k in range(1, N_DEBYE + 1):
@@ -72,7 +72,7 @@ def main():
     mp.mp.dps = 50
     # max over t in [0, 1] of |u_k(t)| (grid of 2001 points, 10% margin): the
     # truncation test |u_{K+1}(t)| / v^(K+1) < tol uses it.
-    out += ["// Upper bound of |u_k(t)| on [0, 1].", "KK_HD inline double debye_bound(int k) {", "  switch (k) {"]
+    out += ["// Upper bound of |u_k(t)| on [0, 1].", "KK_FN double debye_bound(int k) {", "  switch (k) {"]
     for k in range(1, N_DEBYE + 1):
         poly = [(e, mp.mpf(c.numerator) / c.denominator) for e, c in u[k].items()]
         peak = max(abs(sum(c * (mp.mpf(i) / 2000) ** e for e, c in poly)) for i in range(2001))
@@ -83,8 +83,8 @@ def main():
     odd = [c[j] for j in range(1, N_RGAMMA + 1, 2)]
     out += [
         "// 1/Gamma(1+z) = E(z^2) + z O(z^2) for |z| <= 1/2 (Taylor, 24 terms).",
-        "KK_HD inline double rgamma1p_even(double w) { return " + horner(even, "w") + "; }",
-        "KK_HD inline double rgamma1p_odd(double w) { return " + horner(odd, "w") + "; }",
+        "KK_FN double rgamma1p_even(double w) { return " + horner(even, "w") + "; }",
+        "KK_FN double rgamma1p_odd(double w) { return " + horner(odd, "w") + "; }",
         "",
         "}  // namespace kernelkit::special::coeffs",
     ]
