@@ -163,6 +163,72 @@ def gl_order(digits):
 
 
 # ---------------------------------------------------------------------------
+# Tanh-sinh rule, for pieces ending where the integrand is not analytic
+# (sin(th)^(2 mu) with non-integer 2 mu at th = 0 or pi)
+# ---------------------------------------------------------------------------
+
+_TS_CACHE = {}
+
+
+def ts_level(j):
+    """Nodes (x, w) with x >= 0 that tanh-sinh level j adds (step 2^-j).
+
+    x = tanh(pi/2 sinh t), w = pi/2 cosh t / cosh(pi/2 sinh t)^2 at
+    t = k h (j = 0) or odd multiples of h = 2^-j (j > 0); the list stops
+    where the weights are negligible.
+    """
+    key = (j, mp.prec)
+    if key not in _TS_CACHE:
+        h = mpf(2) ** -j
+        tiny = mpf(2) ** (-mp.prec - 30)
+        nodes = []
+        k = 0 if j == 0 else 1
+        while True:
+            t = k * h
+            s = mp.pi / 2 * mp.sinh(t)
+            w = mp.pi / 2 * mp.cosh(t) / mp.cosh(s) ** 2
+            if w < tiny:
+                break
+            nodes.append((mp.tanh(s), w))
+            k += 1 if j == 0 else 2
+        _TS_CACHE[key] = nodes
+    return _TS_CACHE[key]
+
+
+def ts_integrate(f, a, b, digits):
+    """int_a^b f(u) du (f returns a list) by tanh-sinh, halving the step
+    until successive sums agree to about `digits` digits."""
+    c = (b - a) / 2
+    d = (b + a) / 2
+    sums = []
+    acc = None
+    for j in range(0, 12):
+        part = None
+        for z, w in ts_level(j):
+            vals = f(d) if z == 0 else \
+                [p + q for p, q in zip(f(d + c * z), f(d - c * z))]
+            part = [w * y for y in vals] if part is None else \
+                [s + w * y for s, y in zip(part, vals)]
+        acc = part if acc is None else [s + y for s, y in zip(acc, part)]
+        h = mpf(2) ** -j
+        sums.append([c * h * s for s in acc])
+        if len(sums) >= 3:
+            # Each halving roughly squares the error.  Extrapolate the error
+            # of the last sum from the last two differences (the rule
+            # mpmath's quad uses), never more optimistically than squaring.
+            worst = -math.inf
+            for s2, s1, s0 in zip(sums[-3], sums[-2], sums[-1]):
+                if s0 == s1:
+                    continue
+                d1 = float(mp.log10(abs(s0 - s1) / abs(s0)))
+                d2 = float(mp.log10(abs(s0 - s2) / abs(s0)))
+                worst = max(worst, min(0.0, max(d1 * d1 / d2, 2 * d1)))
+            if worst < -digits:
+                return sums[-1]
+    raise ArithmeticError("tanh-sinh did not converge")
+
+
+# ---------------------------------------------------------------------------
 # Peak-centred quadrature of exp(g) (times optional bounded factors) for a
 # unimodal log-integrand g with g(peak) = 0
 # ---------------------------------------------------------------------------
@@ -252,7 +318,7 @@ def peak_quad(parts, peak, left, right, step, span, dps,
            scale 1 underneath a much slower variation of g).
     extra_lmax: go this much further down (for factors that make their
            integral much smaller than the plain one).
-    Returns (list of logs, worst relative error estimate or 0).
+    Returns the list of logs.
     """
     def g(t):
         return parts(t)[0]
@@ -323,30 +389,13 @@ def peak_quad(parts, peak, left, right, step, span, dps,
         return [e] + [e * h for h in factors]
 
     totals = None
-    rel_err = mpf(0)
     for a, b, lev, at_end in pieces:
+        # Digits this piece must deliver: the full set near the peak, fewer
+        # where exp(g) <= e^-lev (scaled by the piece length).
+        digits = dps + 4 - (lev - max(0.0, float(mp.log(b - a)))) / LN10
         if singular_ends and at_end:
-            # tanh-sinh via mp.quad (with its error estimate).  mp.quad is
-            # scalar: integrate one component at a time, sharing the
-            # evaluations through a cache (the nodes coincide).
-            cache = {}
-
-            def component(u, k):
-                if u not in cache:
-                    cache[u] = f(u)
-                return cache[u][k]
-
-            vals = []
-            for k in range(len(f((a + b) / 2))):
-                val, err = mp.quad(lambda u: component(u, k), [a, b],
-                                   method="tanh-sinh", error=True)
-                vals.append(val)
-                if val > 0:
-                    rel_err = max(rel_err, err / val)
+            vals = ts_integrate(f, a, b, digits)
         else:
-            # Digits this piece must deliver: the full set near the peak,
-            # fewer where exp(g) <= e^-lev (scaled by the piece length).
-            digits = dps + 4 - (lev - max(0.0, float(mp.log(b - a)))) / LN10
             vals = gl_integrate(f, a, b, gl_order(digits))
         totals = vals if totals is None else [s + y for s, y in zip(totals, vals)]
     # Neglected tails are at most e^-lmax * span (in t units) each.
@@ -354,7 +403,7 @@ def peak_quad(parts, peak, left, right, step, span, dps,
         tail = mp.exp(-lmax) * span / width
         if not tail < mpf(10) ** (-dps - 5) * s:
             raise TailError("tail bound violated; raise extra_lmax")
-    return [mp.log(s) + mp.log(width) for s in totals], rel_err
+    return [mp.log(s) + mp.log(width) for s in totals]
 
 
 # ---------------------------------------------------------------------------
@@ -363,7 +412,7 @@ def peak_quad(parts, peak, left, right, step, span, dps,
 
 def log1p_exp_neg2(u):
     """log(1 + exp(-2u)), the correction in log cosh u = u - log 2 + this."""
-    if 2 * u > mp.prec + 20:
+    if 2 * u > 0.7 * mp.prec + 10:     # exp(-2u) below the working precision
         return mpf(0)
     return mp.log1p(mp.exp(-2 * u))
 
@@ -411,13 +460,13 @@ def log_k(v, x, dps):
         # there.
         tiny = mpf(10) ** -(dps + 10)
         start = mp.acosh(tiny / x) if x < tiny else mpf(0)
-        logs, err = peak_quad(parts, ts, mpf(0), ts + 2000, step, ts + 2000,
+        logs = peak_quad(parts, ts, mpf(0), ts + 2000, step, ts + 2000,
                               dps, max_piece=mpf(2), piece_from=start)
         # log cosh(v t*) = v t* - log 2 + log1p(exp(-2 v t*))
         lcosh = v * ts - mp.log(2) + corr_peak
         # log K + x = -x (cosh t* - 1) + log cosh(v t*) + log(integral)
         lsc = -2 * x * mp.sinh(ts / 2) ** 2 + lcosh + logs[0]
-        return +(lsc - x), +lsc, err
+        return +(lsc - x), +lsc
 
 
 # ---------------------------------------------------------------------------
@@ -534,7 +583,7 @@ def log_i_pair(v, x, dps, with_prev, force_quad=False):
             extra = 5 + 2 * max(0.0, -float(mp.log(max(s_th, step))))
         while True:
             try:
-                logs, err = peak_quad(parts, th, mpf(0), pi, step, pi, dps,
+                logs = peak_quad(parts, th, mpf(0), pi, step, pi, dps,
                                       crowd_ends=True, singular_ends=singular,
                                       extra_lmax=extra)
                 break
@@ -562,7 +611,7 @@ def log_i_pair(v, x, dps, with_prev, force_quad=False):
 
 def evaluate(v, x, dps):
     """All logs needed for point (v, x) at working precision dps."""
-    lk, lk_sc, _ = log_k(v, x, dps)
+    lk, lk_sc = log_k(v, x, dps)
     (li, li_sc), prev, ratio_c = log_i_pair(v, x, dps, with_prev=(v >= 1))
     out = {"logk": lk, "logk_sc": lk_sc, "logi": li, "logi_sc": li_sc}
     if prev is not None:

@@ -2,7 +2,10 @@
 // log-Bessel code needs to keep ~32 significant digits in large logs that cancel.
 // Requires IEEE double without value-changing optimisations (no -ffast-math).
 #pragma once
+#include <string.h>
+
 #include "kernelkit/config.hpp"
+#include "kernelkit/special/bessel_coeffs.hpp"
 
 namespace kernelkit::special {
 
@@ -23,13 +26,11 @@ KK_FN dd two_prod(double a, double b) {
   double p = a * b;
   return {p, fma(a, b, -p)};
 }
+// Error <= ~4 eps^2 max(|a|, |b|): an absolute bound relative to the larger operand, which is
+// what the log-space code needs (it never relies on relative accuracy after cancellation).
 KK_FN dd dd_add(dd a, dd b) {
   dd s = two_sum(a.hi, b.hi);
-  dd t = two_sum(a.lo, b.lo);
-  s.lo += t.hi;
-  s = quick_two_sum(s.hi, s.lo);
-  s.lo += t.lo;
-  return quick_two_sum(s.hi, s.lo);
+  return quick_two_sum(s.hi, s.lo + (a.lo + b.lo));
 }
 KK_FN dd dd_add(dd a, double b) {
   dd s = two_sum(a.hi, b);
@@ -52,11 +53,7 @@ KK_FN dd dd_scale(dd a, double pow2) { return {a.hi * pow2, a.lo * pow2}; }  // 
 KK_FN dd dd_div(dd a, dd b) {
   double q1 = a.hi / b.hi;
   dd r = dd_sub(a, dd_mul(b, q1));
-  double q2 = r.hi / b.hi;
-  r = dd_sub(r, dd_mul(b, q2));
-  double q3 = r.hi / b.hi;
-  dd q = quick_two_sum(q1, q2);
-  return dd_add(q, q3);
+  return quick_two_sum(q1, r.hi / b.hi);
 }
 KK_FN dd dd_sqrt(dd a) {
   double s = sqrt(a.hi);
@@ -79,28 +76,71 @@ KK_FN dd dd_ln2_times(double n) {  // n * log 2 for |n| < 2^52
   return quick_two_sum(p.hi, p.lo);
 }
 
-// Natural log of a positive finite double-double, to ~1e-30 relative (plus ~1e-32 absolute).
-// a = 2^e f with f in [1/sqrt2, sqrt2); log f = 2 atanh(u), u = (f-1)/(f+1), |u| < 0.172:
-// the leading 2u is kept in double-double, the tail 2u^3/3 + ... (< 1% of it) in double.
-KK_FN dd dd_log(dd a) {
-  int e;
-  double f = frexp(a.hi, &e);
-  if (f < 0.70710678118654752440) {
-    f *= 2.0;
-    e -= 1;
-  }
-  double lo = ldexp(a.lo, -e);
-  dd num = dd_add(two_sum(f, -1.0), lo);
-  dd den = dd_add(two_sum(f, 1.0), lo);
-  dd u = dd_div(num, den);
-  double w = u.hi * u.hi;
-  double p = 1.0 / 3 + w * (1.0 / 5 + w * (1.0 / 7 + w * (1.0 / 9 + w * (1.0 / 11 + w * (1.0 / 13 +
-             w * (1.0 / 15 + w * (1.0 / 17 + w * (1.0 / 19 + w * (1.0 / 21 + w * (1.0 / 23 +
-             w * (1.0 / 25)))))))))));
-  dd r = dd_add(dd_scale(u, 2.0), 2.0 * u.hi * w * p);
-  return dd_add(r, dd_ln2_times(static_cast<double>(e)));
+// IEEE bit patterns (memcpy on the host, intrinsics on the device).
+KK_FN unsigned long long to_bits(double a) {
+#ifdef __CUDA_ARCH__
+  return static_cast<unsigned long long>(__double_as_longlong(a));
+#else
+  unsigned long long b;
+  memcpy(&b, &a, sizeof b);
+  return b;
+#endif
 }
-KK_FN dd dd_log(double a) { return dd_log(dd{a, 0.0}); }
+KK_FN double from_bits(unsigned long long b) {
+#ifdef __CUDA_ARCH__
+  return __longlong_as_double(static_cast<long long>(b));
+#else
+  double a;
+  memcpy(&a, &b, sizeof a);
+  return a;
+#endif
+}
+
+namespace log_table {
+#ifdef __CUDACC__
+static __device__ const double dev_r[129] = {KK_LOG_TABLE_R};
+static __device__ const double dev_hi[129] = {KK_LOG_TABLE_HI};
+static __device__ const double dev_lo[129] = {KK_LOG_TABLE_LO};
+#endif
+static constexpr double host_r[129] = {KK_LOG_TABLE_R};
+static constexpr double host_hi[129] = {KK_LOG_TABLE_HI};
+static constexpr double host_lo[129] = {KK_LOG_TABLE_LO};
+}  // namespace log_table
+
+// Natural log of a positive finite double, as a double-double with absolute error below
+// ~2e-21 + 1e-32 |log a|. a = 2^e f, f in [1, 2); with k = round(128 f) and r = 128/k from a
+// table, log f = -log r + log1p(u), u = f r - 1 exact in double-double and |u| <= 1/255, so
+// the series tail beyond u (< 8e-6 of it) can be summed in double.
+KK_FN dd dd_log(double a) {
+  int e = 0;
+  if (a < 2.2250738585072014e-308) {  // subnormal: renormalise first
+    a *= 18014398509481984.0;         // 2^54
+    e = -54;
+  }
+  unsigned long long b = to_bits(a);
+  e += static_cast<int>((b >> 52) & 0x7ff) - 1023;
+  double f = from_bits((b & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
+  int idx = static_cast<int>(f * 128.0 + 0.5) - 128;
+#ifdef __CUDA_ARCH__
+  double r = log_table::dev_r[idx], lhi = log_table::dev_hi[idx], llo = log_table::dev_lo[idx];
+#else
+  double r = log_table::host_r[idx], lhi = log_table::host_hi[idx], llo = log_table::host_lo[idx];
+#endif
+  dd p = two_prod(f, r);
+  dd u = two_sum(p.hi - 1.0, p.lo);  // p.hi - 1 is exact (Sterbenz)
+  double t = u.hi;
+  double tail = -t * t * (0.5 - t * (1.0 / 3 - t * (0.25 - t * (0.2 - t * (1.0 / 6 - t * (1.0 / 7 -
+                t * (0.125 - t * (1.0 / 9 - t * 0.1))))))));
+  // e log 2 + (lhi + llo) + u + tail with one error-free chain for the large parts.
+  double de = static_cast<double>(e);
+  dd a0 = two_prod(de, ln2_hi);
+  dd s1 = two_sum(a0.hi, lhi);
+  dd s2 = two_sum(s1.hi, u.hi);
+  double lo = (((a0.lo + de * ln2_lo) + (llo + s1.lo)) + (s2.lo + u.lo)) + tail;
+  return quick_two_sum(s2.hi, lo);
+}
+// log(hi + lo) = log(hi) + lo/hi to 1e-32.
+KK_FN dd dd_log(dd a) { return dd_add(dd_log(a.hi), a.lo / a.hi); }
 
 // log Gamma(1 + v) for 0 <= v <= ~100 as a double-double: shift to y >= 13 with an exact
 // double-double product, then Stirling's series (8 terms: error < 1e-18 at y = 13).

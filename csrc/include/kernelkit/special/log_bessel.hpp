@@ -11,8 +11,8 @@
 //   v < 20, x >= max(20, 2 v^2)   Hankel (large-argument) expansion, terms < 1/4 in size
 //   I, v < 20, x <= 20 power series, anchored at its first term
 //   I, v < 20, between  Debye at order v + N >= 20, then the ratio recurrence down to v
-//   K, v < 20, else     Temme: series (x <= 2) or Steed's CF2 (x > 2) for |mu| <= 1/2,
-//                       then the (stable) forward recurrence in order
+//   K, v < 20, x <= 1   Temme's series for |mu| <= 1/2, then the forward recurrence in order
+//   K, v < 20, else     the Wronskian with I_v, I_{v+1}/I_v and K_{v+1}/K_v (CF2 + recurrence)
 #pragma once
 #include "kernelkit/config.hpp"
 #include "kernelkit/special/bessel_coeffs.hpp"
@@ -97,19 +97,47 @@ KK_FN debye_parts debye_setup(dd vd, double x) {
   return p;
 }
 
-// sum_{k>=1} s^k u_k(t) / v^k = sum s^k r^-k P_k(t^2), stopping once the bound on the next
-// term is below 1e-18 (v >= 20 needs at most 16 terms).
-KK_FN double debye_tail(const debye_parts& p, double v, double sign) {
-  double iv = 1.0 / v;
-  double sum = 0.0, rk = 1.0, vk = 1.0, sk = 1.0;
-  for (int k = 1; k <= coeffs::debye_terms; ++k) {
-    rk *= p.ir;
-    vk *= iv;
-    sk *= sign;
-    sum += sk * rk * coeffs::debye_p(k, p.t2);
-    if (coeffs::debye_bound(k + 1) * vk * iv < 1e-18) break;
+#if defined(__CUDACC__)
+#define KK_UNROLL _Pragma("unroll")
+#else
+#define KK_UNROLL _Pragma("GCC unroll 16")
+#endif
+
+// sum_{k=1..K} (s/r)^k P_k(t^2) = sum s^k u_k(t) / v^k, and sum_{k=1..K} r^-(k-1) Q_k(t^2)
+// (for the derivative), unrolled for a fixed number of terms.
+template <int K>
+KK_FN double debye_sum_p(double ir, double t2, double sign) {
+  double sum = 0.0, rk = 1.0;
+  KK_UNROLL
+  for (int k = 1; k <= K; ++k) {
+    rk *= sign * ir;
+    sum += rk * coeffs::debye_p(k, t2);
   }
   return sum;
+}
+template <int K>
+KK_FN void debye_sum_pq(double ir, double t2, double* p, double* q) {
+  double ps = 0.0, qs = 0.0, rk = 1.0;
+  KK_UNROLL
+  for (int k = 1; k <= K; ++k) {
+    qs += rk * coeffs::debye_q(k, t2);
+    rk *= ir;
+    ps += rk * coeffs::debye_p(k, t2);
+  }
+  *p = ps;
+  *q = qs;
+}
+
+// Terms needed for a truncation error below 1e-18: the smallest K with
+// max_t |u_{K+1}(t)| / v^(K+1) < 1e-18 (bounds in bessel_coeffs.hpp), in a few tiers.
+#define KK_DEBYE_TIERS(CALL) \
+  (v < 33.0 ? CALL(16) : v < 91.0 ? CALL(12) : v < 600.0 ? CALL(8) : v < 12300.0 ? CALL(5) \
+   : v < 2.7e5 ? CALL(3) : CALL(2))
+
+KK_FN double debye_tail(const debye_parts& p, double v, double sign) {
+#define KK_CALL(K) debye_sum_p<K>(p.ir, p.t2, sign)
+  return KK_DEBYE_TIERS(KK_CALL);
+#undef KK_CALL
 }
 
 KK_FN scaled debye_i(dd vd, double x) {
@@ -130,17 +158,12 @@ KK_FN scaled debye_k(dd vd, double x) {
 // g = v^2/(x(r+x)) + v/x - x/(2r^2) - (x/r^3) D'(t)/D(t), every large term positive.
 KK_FN double debye_g(double v, double x) {
   debye_parts p = debye_setup(dd{v, 0.0}, x);
-  double iv = 1.0 / v;
-  double d = 1.0, dq = 0.0, rk = 1.0, vk = 1.0;
-  for (int k = 1; k <= coeffs::debye_terms; ++k) {
-    dq += rk * coeffs::debye_q(k, p.t2);  // r^-(k-1) Q_k(t^2)
-    rk *= p.ir;
-    vk *= iv;
-    d += rk * coeffs::debye_p(k, p.t2);
-    if (coeffs::debye_bound(k + 1) * vk * iv < 1e-18) break;
-  }
+  double ps, dq;
+#define KK_CALL(K) debye_sum_pq<K>(p.ir, p.t2, &ps, &dq)
+  KK_DEBYE_TIERS(KK_CALL);
+#undef KK_CALL
   double xr = x * p.ir;  // x / r
-  return (v / x) * (v / (p.r + x)) + v / x - 0.5 * xr * p.ir - xr * p.ir * p.ir * dq / d;
+  return (v / x) * (v / (p.r + x)) + v / x - 0.5 * xr * p.ir - xr * p.ir * p.ir * dq / (1.0 + ps);
 }
 
 KK_FN double hankel_g(double v, double x) {
@@ -198,13 +221,32 @@ KK_FN scaled recurrence_i(double v, double x) {
   return s;
 }
 
-// Temme's method for K_mu, K_{mu+1}, |mu| <= 1/2, then forward recurrence to order v < 20.
+// K_{mu+1}/K_mu for |mu| <= 1/2, x > 1: the ratio part of Steed's CF2 (Thompson & Barnett).
+// (CF2's normalisation sum loses up to ~10 ULP near x = 1; the ratio keeps ~2, so K itself
+// comes from the Wronskian below.)
+KK_FN double cf2_ratio(double mu, double x) {
+  double a1 = 0.25 - mu * mu;
+  double a = -a1, b = 2.0 * (1.0 + x);
+  double d = 1.0 / b, h = d, delh = d;
+  for (int i = 1; i < 1000; ++i) {
+    a -= 2 * i;
+    b += 2.0;
+    d = 1.0 / (b + a * d);
+    delh = (b * d - 1.0) * delh;
+    h += delh;
+    if (fabs(delh) < 1e-17 * fabs(h)) break;
+  }
+  return (mu + x + 0.5 - a1 * h) / x;
+}
+
+// Temme's series for K_mu, K_{mu+1}, |mu| <= 1/2 and x <= 1, then the forward recurrence to
+// order v < 20.
 KK_FN scaled temme_k(double v, double x) {
   double nl = floor(v + 0.5);
   double mu = v - nl;
-  double k0, k1, B;
+  double k0, k1;
   int escale = 0;
-  if (x <= kTemmeSeriesMax) {
+  {
     // Series (Temme 1975): gamma_1, gamma_2 from the Taylor series of 1/Gamma(1+z).
     double mu2 = mu * mu;
     double ev = coeffs::rgamma1p_even(mu2), od = coeffs::rgamma1p_odd(mu2);
@@ -238,32 +280,6 @@ KK_FN scaled temme_k(double v, double x) {
     escale = e1 + e2;
     k1 = m1 * m2;
     k0 = ldexp(sum, -escale);
-    B = 0.0;
-  } else {
-    // Steed's continued fraction CF2 (Thompson & Barnett), scaled by exp(x).
-    double b = 2.0 * (1.0 + x), d = 1.0 / b, h = d, delh = d;
-    double q1 = 0.0, q2 = 1.0, a1 = 0.25 - mu * mu;
-    double q = a1, c = a1, a = -a1;
-    double s = 1.0 + q * delh;
-    for (int i = 1; i < 1000; ++i) {
-      a -= 2 * i;
-      c = -a * c / (i + 1.0);
-      double qnew = (q1 - b * q2) / a;
-      q1 = q2;
-      q2 = qnew;
-      q += c * qnew;
-      b += 2.0;
-      d = 1.0 / (b + a * d);
-      delh = (b * d - 1.0) * delh;
-      h += delh;
-      double dels = q * delh;
-      s += dels;
-      if (fabs(dels) < 1e-17 * fabs(s)) break;
-    }
-    h *= a1;
-    k0 = sqrt(kPi / (2.0 * x)) / s;
-    k1 = k0 * (mu + x + 0.5 - h) / x;
-    B = -x;
   }
   // K_{mu+i+1} = 2(mu+i)/x K_{mu+i} + K_{mu+i-1}, in double-double so that up to 20 steps
   // add no rounding error of their own.
@@ -283,7 +299,7 @@ KK_FN scaled temme_k(double v, double x) {
   }
   int e0;
   double m = frexp(dd_round(a0), &e0);
-  return {m, dd_ln2_times(static_cast<double>(escale + e0)), B};
+  return {m, dd_ln2_times(static_cast<double>(escale + e0)), 0.0};
 }
 
 // Dispatch for v >= 0, 0 < x < inf.
@@ -294,17 +310,31 @@ KK_FN scaled bessel_i_scaled(double v, double x) {
   return recurrence_i(v, x);
 }
 
-KK_FN scaled bessel_k_scaled(double v, double x) {
-  if (v >= kDebyeOrder) return debye_k(dd{v, 0.0}, x);
-  if (x >= hankel_start(v)) return hankel_k(v, x);
-  return temme_k(v, x);
-}
-
 // g = I_{v-1}/I_v - 1 for v >= 0, 0 < x < inf.
 KK_FN double bessel_g(double v, double x) {
   if (v >= kDebyeOrder) return debye_g(v, x);
   if (x >= hankel_start(v) && v >= 1.0) return hankel_g(v, x);
   return ratio_recurrence(v, x, orders_to_debye(v), nullptr);
+}
+
+// K_v for v < 20, 1 < x < max(20, 2v^2), from the Wronskian I_v K_{v+1} + I_{v+1} K_v = 1/x:
+// K_v = 1 / (x I_v (rho_v + I_{v+1}/I_v)) with rho_v = K_{v+1}/K_v from CF2 at |mu| <= 1/2 and
+// the (stable, error-damping) forward recurrence rho_{k} = 1/rho_{k-1} + 2k/x.
+KK_FN scaled wronskian_k(double v, double x) {
+  double nl = floor(v + 0.5);
+  double mu = v - nl;
+  double rho = cf2_ratio(mu, x);
+  for (int i = 1; i <= static_cast<int>(nl); ++i) rho = 1.0 / rho + 2.0 * (mu + i) / x;
+  scaled si = bessel_i_scaled(v, x);
+  double r1 = 1.0 / (1.0 + bessel_g(v + 1.0, x));  // I_{v+1} / I_v
+  return {1.0 / (si.m * x * (rho + r1)), dd_neg(si.L), -si.B};
+}
+
+KK_FN scaled bessel_k_scaled(double v, double x) {
+  if (v >= kDebyeOrder) return debye_k(dd{v, 0.0}, x);
+  if (x >= hankel_start(v)) return hankel_k(v, x);
+  if (x <= kTemmeSeriesMax) return temme_k(v, x);
+  return wronskian_k(v, x);
 }
 
 KK_FN dd scaled_log(const scaled& s) {

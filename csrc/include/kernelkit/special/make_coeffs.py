@@ -86,6 +86,23 @@ def main():
         "KK_FN double rgamma1p_even(double w) { return " + horner(even, "w") + "; }",
         "KK_FN double rgamma1p_odd(double w) { return " + horner(odd, "w") + "; }",
         "",
+    ]
+    # log table: for f in [1, 2], k = round(128 f) in [128, 256], r_k = double(128 / k) and
+    # -log(r_k) as a double-double; log f = -log r_k + log1p(f r_k - 1), |f r_k - 1| <= 1/255.
+    rs, his, los = [], [], []
+    for k in range(128, 257):
+        r = float(mp.mpf(128) / k)
+        lg = -mp.log(mp.mpf(r))
+        hi = float(lg)
+        rs.append(repr(r))
+        his.append(repr(hi))
+        los.append(repr(float(lg - hi)))
+    out += [
+        "// log table (129 entries): r_k = 128/k rounded, -log(r_k) = hi + lo, k = 128..256.",
+        "#define KK_LOG_TABLE_R " + ", ".join(rs),
+        "#define KK_LOG_TABLE_HI " + ", ".join(his),
+        "#define KK_LOG_TABLE_LO " + ", ".join(los),
+        "",
         "}  // namespace kernelkit::special::coeffs",
     ]
     print("\n".join(out))

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One-shot GPU check for a machine with an NVIDIA GPU, CuPy and nvcc:
+#   bench/gpu_check.sh OUTDIR
+# builds kernelkit with CUDA ON, runs `pytest -m gpu`, the GPU tests again under
+# compute-sanitizer memcheck, and the GPU throughput benchmark; everything lands in OUTDIR
+# (summary.md first). Meant to finish in well under 8 minutes.
+set -uo pipefail
+out=${1:?usage: bench/gpu_check.sh OUTDIR}
+mkdir -p "$out"
+cd "$(dirname "$0")/.."
+summary="$out/summary.md"
+echo "# kernelkit GPU check ($(date -u +%Y-%m-%dT%H:%MZ))" > "$summary"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >> "$summary" 2>&1
+
+step() {  # step NAME TIMEOUT_S COMMAND...: run, log to OUTDIR/NAME.txt, record the status
+  local name=$1 limit=$2
+  shift 2
+  local t0=$SECONDS
+  timeout "$limit" "$@" > "$out/$name.txt" 2>&1
+  local rc=$?
+  echo "- $name: exit $rc in $((SECONDS - t0)) s" >> "$summary"
+  return $rc
+}
+
+if ! step build 360 env KERNELKIT_ENABLE_CUDA=ON pip install --no-build-isolation --no-deps -v .; then
+  tail -40 "$out/build.txt"
+  cat "$summary"
+  exit 1
+fi
+step selfcheck 60 python -m kernelkit
+step pytest_gpu 180 python -m pytest -m gpu tests -q -p no:cacheprovider
+step memcheck 240 compute-sanitizer --tool memcheck --error-exitcode 3 \
+  python -m pytest -m gpu tests -q -p no:cacheprovider -k "gpu_broadcast or (gpu_matches_cpu and float64)"
+step gpu_bench 180 python bench/gpu_bench.py
+{
+  echo
+  tail -3 "$out/pytest_gpu.txt"
+  grep -E "ERROR SUMMARY" "$out/memcheck.txt"
+  echo
+  cat "$out/gpu_bench.txt"
+} >> "$summary"
+cat "$summary"
