@@ -234,6 +234,18 @@ def test_same_as_scipy_elsewhere_on_the_contract_table():
 
 # ---------------------------------------------------------------- NumPy ufunc behaviour
 
+@pytest.mark.parametrize("name", NAMES)
+def test_docstring_examples_run(name):
+    import doctest
+
+    f = getattr(ks, name)
+    assert "Edge-value contract" in f.__doc__
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    parsed = doctest.DocTestParser().get_doctest(f.__doc__, {}, name, None, 0)
+    runner.run(parsed)
+    assert parsed.examples and runner.failures == 0
+
+
 def test_is_a_real_ufunc_with_out_and_where():
     assert isinstance(ks.ive.ufunc, np.ufunc)
     assert ks.ive.nin == 2 and ks.ive.nout == 1

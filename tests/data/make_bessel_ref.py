@@ -679,7 +679,10 @@ def compute_point(task):
         # those are trustworthy (small order and argument).
         rec["xcheck"] = math.nan
         if v <= 5 and x <= 20:
-            with mp.workdps(100):
+            # log I_v(x) ~ x^2/4 for v = 0 and tiny x: give mpmath enough
+            # digits to resolve it.
+            extra = max(0, int(-mp.log10(abs(hi["logi"])))) if hi["logi"] else 0
+            with mp.workdps(100 + extra):
                 ri = mp.log(mp.besseli(v, x))
                 rk = mp.log(mp.besselk(v, x))
                 rec["xcheck"] = float(max(rel_diff(ri, hi["logi"]),
@@ -716,17 +719,17 @@ def sample_points():
         groups.append((name, v, x))
 
     # scan: wide log-uniform coverage (plus a uniform block at small v).
-    n = 1000
+    n = 900
     small_v = rng.random(n) < 0.3
     v = np.where(small_v, rng.uniform(0, 25, n), log_uniform(rng, 1e-3, 1e4, n))
     add("scan", v, log_uniform(rng, 1e-8, 1e5, n))
 
     # small: where most calls land.
-    n = 500
+    n = 450
     add("small", rng.uniform(0, 25, n), log_uniform(rng, 1e-2, 2000, n))
 
     # boundary: around the implementation's switch-over curves.
-    n = 130
+    n = 120
     add("boundary", rng.uniform(19, 21, n), log_uniform(rng, 1e-3, 1e4, n))
     add("boundary", rng.uniform(0, 20, n), rng.uniform(18, 22, n))
     add("boundary", rng.uniform(0, 20, n), rng.uniform(1.8, 2.2, n))
@@ -737,7 +740,7 @@ def sample_points():
     # log is hardest.  Solve the Debye approximation for a target log drawn
     # from [-3, 3] (for large v a +-20% jitter of x would move the log far
     # outside that band).
-    n = 170
+    n = 150
     for which in (0, 1):
         vs = log_uniform(rng, 1, 1e4, n)
         targets = rng.uniform(-3, 3, n)
