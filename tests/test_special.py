@@ -290,6 +290,21 @@ def test_bad_input_raises_like_a_ufunc():
         ks.iv(1.0)
 
 
+def test_no_spurious_floating_point_flags():
+    """Intermediate overflow or invalid operations would surface as NumPy warnings."""
+    rng = np.random.default_rng(0)
+    n = 20_000
+    v = np.concatenate([rng.uniform(0, 25, n), np.exp(rng.uniform(np.log(1e-3), np.log(1e8), n))])
+    x = np.concatenate([np.exp(rng.uniform(-10, 10, n)),
+                        np.exp(rng.uniform(np.log(1e-300), np.log(1e300), n))])
+    for name in NAMES:
+        f = getattr(ks, name)
+        with np.errstate(all="ignore"):
+            finite = np.isfinite(f(v, x))
+        with np.errstate(all="raise", under="ignore"):
+            f(v[finite], x[finite])
+
+
 def test_large_parallel_call_matches_elementwise():
     rng = np.random.default_rng(11)
     v = np.exp(rng.uniform(-3, 9, 50_000))

@@ -25,7 +25,8 @@ namespace detail {
 constexpr double kDebyeOrder = 20.0;  // Debye expansion from this order on
 constexpr double kEps = 2.220446049250313e-16;
 constexpr double kPi = 3.141592653589793;
-constexpr double kTemmeSeriesMax = 1.0;  // Temme series below, CF2 above
+constexpr double kTemmeSeriesMax = 1.0;  // K: Temme's series up to here, the Wronskian above
+constexpr double kSeriesMax = 20.0;      // I: power series up to here (for v < 20)
 
 struct scaled {
   double m;  // summed part, near 1 except in the K recurrence
@@ -306,7 +307,7 @@ KK_FN scaled temme_k(double v, double x) {
 KK_FN scaled bessel_i_scaled(double v, double x) {
   if (v >= kDebyeOrder) return debye_i(dd{v, 0.0}, x);
   if (x >= hankel_start(v)) return hankel_i(v, x);
-  if (x <= 20.0) return series_i(v, x);
+  if (x <= kSeriesMax) return series_i(v, x);
   return recurrence_i(v, x);
 }
 
