@@ -135,10 +135,46 @@ KK_FN void debye_sum_pq(double ir, double t2, double* p, double* q) {
   (v < 33.0 ? CALL(16) : v < 91.0 ? CALL(12) : v < 600.0 ? CALL(8) : v < 12300.0 ? CALL(5) \
    : v < 2.7e5 ? CALL(3) : CALL(2))
 
+#define KK_FAST_TAIL(K) debye_sum_p<K>(ir, t * t, kind)
+
 KK_FN double debye_tail(const debye_parts& p, double v, double sign) {
 #define KK_CALL(K) debye_sum_p<K>(p.ir, p.t2, sign)
   return KK_DEBYE_TIERS(KK_CALL);
 #undef KK_CALL
+}
+
+// log I_v(x) (kind = +1) or log K_v(x) (kind = -1) for v >= 20 in plain double, where the
+// evaluation order has no cancellation so double-double buys nothing (checked against the
+// double-double path by a dense scan in the tests): x >= 4 v, where r = sqrt(v^2 + x^2)
+// dominates v eta = r + v log(x / (v + r)); and x <= v / 20, where
+// v eta = v log(e x / (2v)) + v phi(z), the log kept in double-double, with the small,
+// well-conditioned phi = (s - 1) - log((1 + s) / 2), s = sqrt(1 + z^2), z = x / v.
+// Returns false elsewhere.
+KK_FN bool debye_log_fast(double v, double x, double kind, double* out) {
+  bool large_x = x >= 4.0 * v;
+  if (!(large_x || x <= 0.05 * v) || v > 1e150 || x > 1e150) return false;
+  dd r2 = dd_add(two_prod(v, v), two_prod(x, x));
+  double r = sqrt(r2.hi);
+  double r_lo = (r2.hi - r * r + r2.lo) / (2.0 * r);  // r + r_lo = sqrt(v^2 + x^2) to ~eps^2
+  double ir = 1.0 / r;
+  double t = v * ir;
+  double tail = KK_DEBYE_TIERS(KK_FAST_TAIL);
+  double log_r = log(r);
+  double pre = kind > 0 ? -0.5 * (ln_2pi_hi + log_r) : 0.5 * (ln_pi_2_hi - log_r);
+  if (large_x) {  // the large r first, every other term added to it once
+    double rest = r_lo + v * log(x / (v + r));
+    *out = kind > 0 ? r + ((rest + pre) + log1p(tail)) : -r + ((pre - rest) + log1p(tail));
+  } else {
+    dd z = dd_div(dd{x, 0.0}, dd{v, 0.0});
+    double s1 = z.hi * z.hi / (1.0 + sqrt(fma(z.hi, z.hi, 1.0)));  // s - 1
+    double phi = s1 - log1p(0.5 * s1);
+    // log(e z / 2) in double-double, then v times it with the product's error kept
+    dd lz = dd_add(dd_add(dd_log(z), two_sum(1.0, -ln2_hi)), -ln2_lo);
+    dd p = two_prod(v, lz.hi);
+    double small = (p.lo + v * (lz.lo + phi)) * kind + pre + log1p(tail);
+    *out = kind * p.hi + small;
+  }
+  return true;
 }
 
 KK_FN scaled debye_i(dd vd, double x) {
@@ -379,6 +415,8 @@ KK_FN double log_kv(double v, double x) {
   if (x == 0.0) return INFINITY;
   if (isinf(x)) return isinf(v) ? NAN : -INFINITY;
   if (isinf(v)) return INFINITY;
+  double fast;
+  if (v >= detail::kDebyeOrder && detail::debye_log_fast(v, x, -1.0, &fast)) return fast;
   return dd_round(detail::scaled_log(detail::bessel_k_scaled(v, x)));
 }
 
@@ -435,7 +473,11 @@ KK_FN double log_iv(double v, double x) {
     return detail::sinpi(-v) > 0 ? INFINITY : NAN;
   }
   if (isinf(x)) return INFINITY;
-  if (v >= 0.0) return dd_round(detail::scaled_log(detail::bessel_i_scaled(v, x)));
+  if (v >= 0.0) {
+    double fast;
+    if (v >= detail::kDebyeOrder && detail::debye_log_fast(v, x, 1.0, &fast)) return fast;
+    return dd_round(detail::scaled_log(detail::bessel_i_scaled(v, x)));
+  }
   // I_{-a} = I_a + (2/pi) sin(pi a) K_a, combined in log space.
   double a = -v;
   double sp = detail::sinpi(a);
