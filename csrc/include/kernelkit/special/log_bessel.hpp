@@ -23,13 +23,12 @@ namespace kernelkit::special {
 namespace detail {
 
 constexpr double kDebyeOrder = 20.0;  // Debye expansion from this order on
-constexpr double kEps = 2.220446049250313e-16;
 constexpr double kPi = 3.141592653589793;
 constexpr double kTemmeSeriesMax = 1.0;  // K: Temme's series up to here, the Wronskian above
 constexpr double kSeriesMax = 20.0;      // I: power series up to here (for v < 20)
 
 struct scaled {
-  double m;  // summed part, near 1 except in the K recurrence
+  double m;  // the summed part, of order 1
   dd L;      // log of the prefactor
   double B;  // exact exponent: 0, x or -x
 };
@@ -281,43 +280,39 @@ KK_FN double cf2_ratio(double mu, double x) {
 KK_FN scaled temme_k(double v, double x) {
   double nl = floor(v + 0.5);
   double mu = v - nl;
-  double k0, k1;
-  int escale = 0;
-  {
-    // Series (Temme 1975): gamma_1, gamma_2 from the Taylor series of 1/Gamma(1+z).
-    double mu2 = mu * mu;
-    double ev = coeffs::rgamma1p_even(mu2), od = coeffs::rgamma1p_odd(mu2);
-    double gam1 = -od, gam2 = ev;
-    double gampl = ev + mu * od, gammi = ev - mu * od;  // 1/Gamma(1+mu), 1/Gamma(1-mu)
-    double x2 = 0.5 * x;
-    double pimu = kPi * mu;
-    double fact = fabs(pimu) < 1e-15 ? 1.0 : pimu / sin(pimu);
-    double d = -log(x2);
-    double e = mu * d;
-    double fact2 = fabs(e) < 1e-15 ? 1.0 : sinh(e) / e;
-    double ff = fact * (gam1 * cosh(e) + gam2 * fact2 * d);
-    double sum = ff;
-    double ee = exp(e);
-    double p = 0.5 * ee / gampl;
-    double q = 0.5 / (ee * gammi);
-    double c = 1.0, d2 = x2 * x2, sum1 = p;
-    for (int i = 1; i < 100; ++i) {
-      ff = (i * ff + p + q) / (i * static_cast<double>(i) - mu2);
-      c *= d2 / i;
-      p /= (i - mu);
-      q /= (i + mu);
-      double del = c * ff;
-      sum += del;
-      sum1 += c * (p - i * ff);
-      if (fabs(del) < 1e-17 * fabs(sum)) break;
-    }
-    // K_{mu+1} = sum1 * 2/x can overflow for tiny x: keep both with a common power of two.
-    int e1, e2;
-    double m1 = frexp(sum1, &e1), m2 = frexp(2.0 / x, &e2);
-    escale = e1 + e2;
-    k1 = m1 * m2;
-    k0 = ldexp(sum, -escale);
+  // Series (Temme 1975): gamma_1, gamma_2 from the Taylor series of 1/Gamma(1+z).
+  double mu2 = mu * mu;
+  double ev = coeffs::rgamma1p_even(mu2), od = coeffs::rgamma1p_odd(mu2);
+  double gam1 = -od, gam2 = ev;
+  double gampl = ev + mu * od, gammi = ev - mu * od;  // 1/Gamma(1+mu), 1/Gamma(1-mu)
+  double x2 = 0.5 * x;
+  double pimu = kPi * mu;
+  double fact = fabs(pimu) < 1e-15 ? 1.0 : pimu / sin(pimu);
+  double d = -log(x2);
+  double e = mu * d;
+  double fact2 = fabs(e) < 1e-15 ? 1.0 : sinh(e) / e;
+  double ff = fact * (gam1 * cosh(e) + gam2 * fact2 * d);
+  double sum = ff;
+  double ee = exp(e);
+  double p = 0.5 * ee / gampl;
+  double q = 0.5 / (ee * gammi);
+  double c = 1.0, d2 = x2 * x2, sum1 = p;
+  for (int i = 1; i < 100; ++i) {
+    ff = (i * ff + p + q) / (i * static_cast<double>(i) - mu2);
+    c *= d2 / i;
+    p /= (i - mu);
+    q /= (i + mu);
+    double del = c * ff;
+    sum += del;
+    sum1 += c * (p - i * ff);
+    if (fabs(del) < 1e-17 * fabs(sum)) break;
   }
+  // K_{mu+1} = sum1 * 2/x can overflow for tiny x: keep both with a common power of two.
+  int e1, e2;
+  double m1 = frexp(sum1, &e1), m2 = frexp(2.0 / x, &e2);
+  int escale = e1 + e2;
+  double k1 = m1 * m2;
+  double k0 = ldexp(sum, -escale);
   // K_{mu+i+1} = 2(mu+i)/x K_{mu+i} + K_{mu+i-1}, in double-double so that up to 20 steps
   // add no rounding error of their own.
   dd a0{k0, 0.0}, a1{k1, 0.0};
