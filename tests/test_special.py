@@ -312,3 +312,23 @@ def test_large_parallel_call_matches_elementwise():
     y = ks.log_iv(v, x)
     idx = rng.integers(0, v.size, 200)
     np.testing.assert_array_equal(y[idx], [ks.log_iv(v[i], x[i]) for i in idx])
+
+
+def test_debye_term_tiers_follow_the_bounds():
+    """Each tier of KK_DEBYE_TIERS keeps the first omitted Debye term below 2e-18."""
+    import re
+
+    src = pathlib.Path(__file__).resolve().parents[1] / "csrc" / "include" / "kernelkit" / "special"
+    coeffs = (src / "bessel_coeffs.hpp").read_text()
+    bound = {int(k): float(b) for k, b in
+             re.findall(r"struct debye<(\d+)> \{\s*static constexpr double bound = ([0-9.e+-]+);",
+                        coeffs)}
+    macro = (src / "log_bessel.hpp").read_text().split("#define KK_DEBYE_TIERS(CALL)")[1]
+    macro = macro.split("\n\n")[0]
+    tiers = re.findall(r"v < ([0-9.e+]+) \? CALL\((\d+)\)", macro)
+    last = int(re.findall(r": CALL\((\d+)\)\)", macro)[0])
+    starts = [20.0] + [float(v) for v, _ in tiers]
+    terms = [int(k) for _, k in tiers] + [last]
+    assert len(bound) == 17 and len(terms) == len(starts)
+    for v0, k in zip(starts, terms):
+        assert bound[k + 1] / v0 ** (k + 1) < 2e-18, (v0, k)

@@ -155,8 +155,9 @@ def gl_integrate(f, a, b, n):
 def gl_order(digits):
     """Nodes for `digits` correct digits on one piece between two LEVELS.
 
-    Calibrated against 120-digit results: this leaves a margin of roughly
-    ten digits at both working precisions.
+    Calibrated against 120-digit results and mpmath's besseli/besselk:
+    with the requested digits = dps + 4 the results came out good to about
+    10^-(dps + 8) or better.
     """
     n = int(math.ceil(0.85 * max(digits, 0) + 8))
     return 8 * ((n + 7) // 8)       # few distinct rules -> few node sets
@@ -342,17 +343,18 @@ def peak_quad(parts, peak, left, right, step, span, dps,
         if pts and pts[-1][1] is not None:
             if not g(mpf(pts[-1][0])) <= -(lmax - 1):
                 raise ArithmeticError("outer split point not at level lmax")
-    if singular_ends:
+    across = False
+    if singular_ends and lp and abs(peak - left) < 2 * abs(rp[0][0] - peak):
         # Peak right next to a singular end (within about its own width):
         # integrate from the end straight across the peak with tanh-sinh.
-        if lp and abs(peak - left) < 2 * abs(rp[0][0] - peak):
-            lp = [(left, None)]
+        lp = [(left, None)]
+        across = True
     # Work in u = (t - peak) / width so that integrals are O(1) or larger.
     width = mpf(width)
     nodes = [((mpf(p) - peak) / width, lev) for p, lev in reversed(lp)]
     nodes += [(mpf(0), 0.0)]
     nodes += [((mpf(p) - peak) / width, lev) for p, lev in rp]
-    if singular_ends and lp == [(left, None)]:
+    if across:
         nodes = [nodes[0]] + nodes[2:]          # drop the peak split point
     pieces = []
     for (a, la), (b, lb) in zip(nodes, nodes[1:]):
@@ -461,7 +463,7 @@ def log_k(v, x, dps):
         tiny = mpf(10) ** -(dps + 10)
         start = mp.acosh(tiny / x) if x < tiny else mpf(0)
         logs = peak_quad(parts, ts, mpf(0), ts + 2000, step, ts + 2000,
-                              dps, max_piece=mpf(2), piece_from=start)
+                         dps, max_piece=mpf(2), piece_from=start)
         # log cosh(v t*) = v t* - log 2 + log1p(exp(-2 v t*))
         lcosh = v * ts - mp.log(2) + corr_peak
         # log K + x = -x (cosh t* - 1) + log cosh(v t*) + log(integral)
@@ -536,8 +538,6 @@ def log_i_pair(v, x, dps, with_prev, force_quad=False):
         th = i_peak(mu, x)
         s_th = mp.sin(th)
         pi = +mp.pi
-        half_pi = pi / 2
-
         half_th2 = mp.sin(th / 2) ** 2          # sin^2(th*/2)
 
         def g_and_sin(t):
@@ -584,8 +584,8 @@ def log_i_pair(v, x, dps, with_prev, force_quad=False):
         while True:
             try:
                 logs = peak_quad(parts, th, mpf(0), pi, step, pi, dps,
-                                      crowd_ends=True, singular_ends=singular,
-                                      extra_lmax=extra)
+                                 crowd_ends=True, singular_ends=singular,
+                                 extra_lmax=extra)
                 break
             except TailError:
                 extra += 20
