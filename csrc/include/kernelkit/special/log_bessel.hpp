@@ -177,12 +177,13 @@ KK_FN bool debye_log_fast(double v, double x, double kind, double* out) {
   return true;
 }
 
-KK_FN scaled debye_i(dd vd, double x) {
-  debye_parts p = debye_setup(vd, x);
-  double tail = debye_tail(p, vd.hi, 1.0);
+KK_FN scaled debye_i_parts(const debye_parts& p, double v, double x) {
+  double tail = debye_tail(p, v, 1.0);
   dd L = dd_sub(p.w, dd_scale(dd_add(p.log_r, dd{ln_2pi_hi, ln_2pi_lo}), 0.5));
   return {1.0 + tail, L, x};
 }
+
+KK_FN scaled debye_i(dd vd, double x) { return debye_i_parts(debye_setup(vd, x), vd.hi, x); }
 
 KK_FN scaled debye_k(dd vd, double x) {
   debye_parts p = debye_setup(vd, x);
@@ -193,8 +194,7 @@ KK_FN scaled debye_k(dd vd, double x) {
 
 // g = I_{v-1}(x) / I_v(x) - 1 from the Debye expansion (d/dx log I_v + v/x - 1):
 // g = v^2/(x(r+x)) + v/x - x/(2r^2) - (x/r^3) D'(t)/D(t), every large term positive.
-KK_FN double debye_g(double v, double x) {
-  debye_parts p = debye_setup(dd{v, 0.0}, x);
+KK_FN double debye_g_parts(const debye_parts& p, double v, double x) {
   double ps, dq;
 #define KK_CALL(K) debye_sum_pq<K>(p.ir, p.t2, &ps, &dq)
   KK_DEBYE_TIERS(KK_CALL);
@@ -203,15 +203,17 @@ KK_FN double debye_g(double v, double x) {
   return (v / x) * (v / (p.r + x)) + v / x - 0.5 * xr * p.ir - xr * p.ir * p.ir * dq / (1.0 + ps);
 }
 
+KK_FN double debye_g(double v, double x) { return debye_g_parts(debye_setup(dd{v, 0.0}, x), v, x); }
+
 KK_FN double hankel_g(double v, double x) {
   double ksum;
   double h = hankel_sum(v, x, -1.0, &ksum);
   return (v - 0.5) / x - ksum / (x * h);
 }
 
-// Power series I_v(x) = (x/2)^v / Gamma(v+1) sum_m (x^2/4)^m / (m! (v+1)_m), for v < 20 and
-// x <= 20; the sum has positive terms and is accumulated with Neumaier compensation.
-KK_FN scaled series_i(double v, double x) {
+// Power series I_v(x) = (x/2)^v / Gamma(v+1) S, S = sum_m (x^2/4)^m / (m! (v+1)_m), for
+// v < 20 and x <= 20; S has positive terms and is accumulated with Neumaier compensation.
+KK_FN double series_sum(double v, double x) {
   double q = 0.25 * x * x;
   double term = 1.0, sum = 1.0, comp = 0.0;
   for (int m = 1; m < 200; ++m) {
@@ -221,39 +223,45 @@ KK_FN scaled series_i(double v, double x) {
     sum = s;
     if (term < 1e-18 * sum) break;
   }
-  dd L{0.0, 0.0};
-  if (v != 0.0) L = dd_sub(dd_mul(dd_sub(dd_log(x), dd{ln2_hi, ln2_lo}), v), dd_lgamma1p(v));
-  return {sum + comp, L, 0.0};
+  return sum + comp;
 }
 
-// g_k = I_{k-1}/I_k - 1 for k = v + N down to v + 1 by g_{k-1} = 2(k-1)/x - g_k/(1+g_k)
-// (backward recurrence of the ratio, stable), starting from the Debye value at v + N.
+KK_FN scaled series_i(double v, double x) {
+  dd L{0.0, 0.0};
+  if (v != 0.0) L = dd_sub(dd_mul(dd_sub(dd_log(x), dd{ln2_hi, ln2_lo}), v), dd_lgamma1p(v));
+  return {series_sum(v, x), L, 0.0};
+}
+
+// g_k = I_{k-1}/I_k - 1 for k = v + n down to v + 1 by g_{k-1} = 2(k-1)/x - g_k/(1+g_k)
+// (backward recurrence of the ratio, stable), starting from g_top = g_{v+n} (Debye).
 // Returns g_v, and accumulates prod (1 + g_k) in *prod when prod != nullptr.
-KK_FN double ratio_recurrence(double v, double x, int n, dd* prod) {
-  dd vn = two_sum(v, static_cast<double>(n));
-  double g = debye_g(vn.hi, x);
+KK_FN double ratio_recurrence(double v, double x, int n, double g_top, dd* prod) {
+  double g = g_top;
   dd p{1.0, 0.0};
+  dd inv_x = dd_div(dd{1.0, 0.0}, dd{x, 0.0});
   for (int j = n; j >= 1; --j) {
     if (prod) p = dd_add(p, dd_mul(p, g));
     double c = g / (1.0 + g);
     // 2(v + j - 1)/x - c, with the quotient in double-double so that g keeps its accuracy
-    dd k2 = two_sum(2.0 * v, 2.0 * (j - 1));
-    dd quot = dd_div(k2, dd{x, 0.0});
+    dd quot = dd_mul(two_sum(2.0 * v, 2.0 * (j - 1)), inv_x);
     g = dd_round(dd_add(quot, -c));
   }
   if (prod) *prod = p;
   return g;
 }
 
+// Number of orders from v < 20 up to the Debye region; v + n is carried as a double-double.
 KK_FN int orders_to_debye(double v) {
   return static_cast<int>(ceil(kDebyeOrder - v));
 }
 
 KK_FN scaled recurrence_i(double v, double x) {
   int n = orders_to_debye(v);
+  dd vn = two_sum(v, static_cast<double>(n));
+  debye_parts p = debye_setup(vn, x);
   dd prod;
-  ratio_recurrence(v, x, n, &prod);
-  scaled s = debye_i(two_sum(v, static_cast<double>(n)), x);
+  ratio_recurrence(v, x, n, debye_g_parts(p, vn.hi, x), &prod);
+  scaled s = debye_i_parts(p, vn.hi, x);
   s.L = dd_add(s.L, dd_log(prod));
   return s;
 }
@@ -317,8 +325,9 @@ KK_FN scaled temme_k(double v, double x) {
   // K_{mu+i+1} = 2(mu+i)/x K_{mu+i} + K_{mu+i-1}, in double-double so that up to 20 steps
   // add no rounding error of their own.
   dd a0{k0, 0.0}, a1{k1, 0.0};
+  dd inv_x = dd_div(dd{1.0, 0.0}, dd{x, 0.0});
   for (int i = 1; i <= static_cast<int>(nl); ++i) {
-    dd coef = dd_div(two_sum(2.0 * mu, 2.0 * i), dd{x, 0.0});
+    dd coef = dd_mul(two_sum(2.0 * mu, 2.0 * i), inv_x);
     if (ilogb(a1.hi) + ilogb(coef.hi) > 1000) {  // rescale before the product overflows
       int sh = ilogb(a1.hi);
       double f = ldexp(1.0, -sh);
@@ -347,7 +356,8 @@ KK_FN scaled bessel_i_scaled(double v, double x) {
 KK_FN double bessel_g(double v, double x) {
   if (v >= kDebyeOrder) return debye_g(v, x);
   if (x >= hankel_start(v) && v >= 1.0) return hankel_g(v, x);
-  return ratio_recurrence(v, x, orders_to_debye(v), nullptr);
+  int n = orders_to_debye(v);
+  return ratio_recurrence(v, x, n, debye_g(v + n, x), nullptr);
 }
 
 // K_v for v < 20, 1 < x < max(20, 2v^2), from the Wronskian I_v K_{v+1} + I_{v+1} K_v = 1/x:
@@ -359,7 +369,11 @@ KK_FN scaled wronskian_k(double v, double x) {
   double rho = cf2_ratio(mu, x);
   for (int i = 1; i <= static_cast<int>(nl); ++i) rho = 1.0 / rho + 2.0 * (mu + i) / x;
   scaled si = bessel_i_scaled(v, x);
-  double r1 = 1.0 / (1.0 + bessel_g(v + 1.0, x));  // I_{v+1} / I_v
+  double r1;  // I_{v+1} / I_v
+  if (x <= kSeriesMax && x < hankel_start(v))  // both from the series: S_{v+1} / S_v
+    r1 = (0.5 * x / (v + 1.0)) * (series_sum(v + 1.0, x) / si.m);
+  else
+    r1 = 1.0 / (1.0 + bessel_g(v + 1.0, x));
   return {1.0 / (si.m * x * (rho + r1)), dd_neg(si.L), -si.B};
 }
 
