@@ -96,6 +96,9 @@ KK_FN double from_bits(unsigned long long b) {
 #endif
 }
 
+// Binary exponent of a positive normal double (ilogb without the library call).
+KK_FN int exponent_of(double a) { return static_cast<int>((to_bits(a) >> 52) & 0x7ff) - 1023; }
+
 namespace log_table {
 #ifdef __CUDACC__
 static __device__ const double dev_r[129] = {KK_LOG_TABLE_R};

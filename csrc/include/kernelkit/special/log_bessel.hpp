@@ -328,8 +328,8 @@ KK_FN scaled temme_k(double v, double x) {
   dd inv_x = dd_div(dd{1.0, 0.0}, dd{x, 0.0});
   for (int i = 1; i <= static_cast<int>(nl); ++i) {
     dd coef = dd_mul(two_sum(2.0 * mu, 2.0 * i), inv_x);
-    if (ilogb(a1.hi) + ilogb(coef.hi) > 1000) {  // rescale before the product overflows
-      int sh = ilogb(a1.hi);
+    if (exponent_of(a1.hi) + exponent_of(coef.hi) > 1000) {  // rescale before it overflows
+      int sh = exponent_of(a1.hi);
       double f = ldexp(1.0, -sh);
       a0 = dd_scale(a0, f);
       a1 = dd_scale(a1, f);
