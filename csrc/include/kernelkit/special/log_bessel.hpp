@@ -9,7 +9,7 @@
 // checked by a dense scan against mpmath (tests/data):
 //   v >= 20            Debye (uniform) expansion, up to 16 terms chosen from a bound on |u_k|
 //   v < 20, x >= max(20, 2 v^2)   Hankel (large-argument) expansion, terms < 1/4 in size
-//   I, v < 20, x <= 20 power series, anchored at its first term
+//   I, v < 20, x <= 10 power series, anchored at its first term
 //   I, v < 20, between  Debye at order v + N >= 20, then the ratio recurrence down to v
 //   K, v < 20, x <= 1   Temme's series for |mu| <= 1/2, then the forward recurrence in order
 //   K, v < 20, else     the Wronskian with I_v, I_{v+1}/I_v and K_{v+1}/K_v (CF2 + recurrence)
@@ -27,7 +27,7 @@ namespace detail {
 constexpr double kDebyeOrder = 20.0;  // Debye expansion from this order on
 constexpr double kPi = 3.141592653589793;
 constexpr double kTemmeSeriesMax = 1.0;  // K: Temme's series up to here, the Wronskian above
-constexpr double kSeriesMax = 20.0;      // I: power series up to here (for v < 20)
+constexpr double kSeriesMax = 10.0;      // I: power series up to here (for v < 20)
 
 struct scaled {
   double m;  // the summed part, of order 1
@@ -75,7 +75,8 @@ struct debye_parts {
   dd log_r;    // log sqrt(v^2 + x^2)
   double t2;   // t^2 = v^2 / (v^2 + x^2)
   double ir;   // 1 / sqrt(v^2 + x^2)
-  double r;    // sqrt(v^2 + x^2) (inf if it overflows; only used where finite)
+  dd vs, rs;   // v and sqrt(v^2 + x^2) scaled by the same power of two as xs
+  double xs;
 };
 
 KK_FN debye_parts debye_setup(dd vd, double x) {
@@ -95,7 +96,9 @@ KK_FN debye_parts debye_setup(dd vd, double x) {
   double t = v.hi / rr.hi;
   p.t2 = t * t;
   p.ir = sc / rr.hi;
-  p.r = rr.hi / sc;
+  p.vs = v;
+  p.rs = rr;
+  p.xs = xs;
   return p;
 }
 
@@ -193,14 +196,18 @@ KK_FN scaled debye_k(dd vd, double x) {
 }
 
 // g = I_{v-1}(x) / I_v(x) - 1 from the Debye expansion (d/dx log I_v + v/x - 1):
-// g = v^2/(x(r+x)) + v/x - x/(2r^2) - (x/r^3) D'(t)/D(t), every large term positive.
+// g = v (v + r + x) / (x (r + x)) - x/(2r^2) - (x/r^3) D'(t)/D(t). The first term, which
+// carries g (the others are below 1/(2v) of it), is formed in double-double from the scaled
+// v, r, x (it is homogeneous of degree 0).
 KK_FN double debye_g_parts(const debye_parts& p, double v, double x) {
   double ps, dq;
 #define KK_CALL(K) debye_sum_pq<K>(p.ir, p.t2, &ps, &dq)
   KK_DEBYE_TIERS(KK_CALL);
 #undef KK_CALL
+  dd rx = dd_add(p.rs, p.xs);
+  dd main = dd_div(dd_mul(p.vs, dd_add(p.vs, rx)), dd_mul(rx, p.xs));
   double xr = x * p.ir;  // x / r
-  return (v / x) * (v / (p.r + x)) + v / x - 0.5 * xr * p.ir - xr * p.ir * p.ir * dq / (1.0 + ps);
+  return main.hi + (main.lo - (0.5 * xr * p.ir + xr * p.ir * p.ir * dq / (1.0 + ps)));
 }
 
 KK_FN double debye_g(double v, double x) { return debye_g_parts(debye_setup(dd{v, 0.0}, x), v, x); }
@@ -236,18 +243,18 @@ KK_FN scaled series_i(double v, double x) {
 // (backward recurrence of the ratio, stable), starting from g_top = g_{v+n} (Debye).
 // Returns g_v, and accumulates prod (1 + g_k) in *prod when prod != nullptr.
 KK_FN double ratio_recurrence(double v, double x, int n, double g_top, dd* prod) {
-  double g = g_top;
+  // In double-double throughout: when x >> v each step amplifies the relative error of the
+  // small c = 1 - I_k/I_{k-1} by up to (2k+1)/(2k-1), so no step may add rounding error.
+  dd g{g_top, 0.0};
   dd p{1.0, 0.0};
   dd inv_x = dd_div(dd{1.0, 0.0}, dd{x, 0.0});
   for (int j = n; j >= 1; --j) {
     if (prod) p = dd_add(p, dd_mul(p, g));
-    double c = g / (1.0 + g);
-    // 2(v + j - 1)/x - c, with the quotient in double-double so that g keeps its accuracy
-    dd quot = dd_mul(two_sum(2.0 * v, 2.0 * (j - 1)), inv_x);
-    g = dd_round(dd_add(quot, -c));
+    dd c = dd_div(g, dd_add(g, 1.0));
+    g = dd_sub(dd_mul(two_sum(2.0 * v, 2.0 * (j - 1)), inv_x), c);  // 2(v + j - 1)/x - c
   }
   if (prod) *prod = p;
-  return g;
+  return dd_round(g);
 }
 
 // Number of orders from v < 20 up to the Debye region; v + n is carried as a double-double.
@@ -297,12 +304,17 @@ KK_FN scaled temme_k(double v, double x) {
   double x2 = 0.5 * x;
   double pimu = kPi * mu;
   double fact = fabs(pimu) < 1e-15 ? 1.0 : pimu / sin(pimu);
-  double d = -log(x2);
-  double e = mu * d;
-  double fact2 = fabs(e) < 1e-15 ? 1.0 : sinh(e) / e;
-  double ff = fact * (gam1 * cosh(e) + gam2 * fact2 * d);
+  // e = mu log(2/x) reaches ~350 for tiny x: carried in double-double so that exp(e),
+  // cosh(e) and sinh(e) keep full relative accuracy.
+  dd d_dd = dd_sub(dd{ln2_hi, ln2_lo}, dd_log(x));
+  dd e_dd = dd_mul(d_dd, mu);
+  double d = d_dd.hi, e = e_dd.hi;
+  double ee = exp(e) * (1.0 + e_dd.lo);
+  double cosh_e = 0.5 * (ee + 1.0 / ee);
+  double sinh_e = fabs(e) < 1.0 ? sinh(e) + cosh(e) * e_dd.lo : 0.5 * (ee - 1.0 / ee);
+  double fact2 = fabs(e) < 1e-15 ? 1.0 : sinh_e / e * (1.0 - e_dd.lo / e);
+  double ff = fact * (gam1 * cosh_e + gam2 * fact2 * d);
   double sum = ff;
-  double ee = exp(e);
   double p = 0.5 * ee / gampl;
   double q = 0.5 / (ee * gammi);
   double c = 1.0, d2 = x2 * x2, sum1 = p;
