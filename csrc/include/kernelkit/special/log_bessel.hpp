@@ -30,7 +30,7 @@ constexpr double kTemmeSeriesMax = 1.0;  // K: Temme's series up to here, the Wr
 constexpr double kSeriesMax = 10.0;      // I: power series up to here (for v < 20)
 
 struct scaled {
-  double m;  // the summed part, of order 1
+  dd m;      // the summed part, of order 1 (1 + a small tail kept apart where it is that)
   dd L;      // log of the prefactor
   double B;  // exact exponent: 0, x or -x
 };
@@ -40,32 +40,33 @@ KK_FN double hankel_start(double v) {
   return a > 20.0 ? a : 20.0;
 }
 
-// Hankel sum H = sum_k s^k a_k(v) / x^k with s = -1 for I and +1 for K; also returns
-// sum_k k * term_k (for the log-derivative H'/H = -that / (x H)).
+// Hankel sum H - 1 = sum_{k>=1} s^k a_k(v) / x^k with s = -1 for I and +1 for K (kept apart
+// from the leading 1, which it is small against); also returns sum_k k term_k (for the
+// log-derivative H'/H = -that / (x H)).
 KK_FN double hankel_sum(double v, double x, double sign, double* kweighted) {
   double two_v = 2.0 * v;
-  double term = 1.0, sum = 1.0, ksum = 0.0;
-  for (int k = 1; k < 80; ++k) {
+  double term = 1.0, tail = 0.0, ksum = 0.0;  // the terms after the first summed on their own,
+  for (int k = 1; k < 80; ++k) {              // so that adding them to 1 rounds only once
     double odd = 2.0 * k - 1.0;
     term *= sign * fma(two_v, two_v, -odd * odd) / (8.0 * k * x);
-    sum += term;
+    tail += term;
     ksum += k * term;
-    if (fabs(term) < 1e-18 * fabs(sum)) break;
+    if (fabs(term) < 1e-18) break;
   }
   if (kweighted) *kweighted = ksum;
-  return sum;
+  return tail;
 }
 
 KK_FN scaled hankel_i(double v, double x) {
   double h = hankel_sum(v, x, -1.0, nullptr);
   dd L = dd_scale(dd_add(dd_log(x), dd{ln_2pi_hi, ln_2pi_lo}), -0.5);
-  return {h, L, x};
+  return {two_sum(1.0, h), L, x};
 }
 
 KK_FN scaled hankel_k(double v, double x) {
   double h = hankel_sum(v, x, 1.0, nullptr);
   dd L = dd_scale(dd_sub(dd{ln_pi_2_hi, ln_pi_2_lo}, dd_log(x)), 0.5);
-  return {h, L, -x};
+  return {two_sum(1.0, h), L, -x};
 }
 
 // Pieces of the Debye expansion shared by I, K and the ratio, at order v = vd (a
@@ -183,7 +184,7 @@ KK_FN bool debye_log_fast(double v, double x, double kind, double* out) {
 KK_FN scaled debye_i_parts(const debye_parts& p, double v, double x) {
   double tail = debye_tail(p, v, 1.0);
   dd L = dd_sub(p.w, dd_scale(dd_add(p.log_r, dd{ln_2pi_hi, ln_2pi_lo}), 0.5));
-  return {1.0 + tail, L, x};
+  return {two_sum(1.0, tail), L, x};
 }
 
 KK_FN scaled debye_i(dd vd, double x) { return debye_i_parts(debye_setup(vd, x), vd.hi, x); }
@@ -192,7 +193,7 @@ KK_FN scaled debye_k(dd vd, double x) {
   debye_parts p = debye_setup(vd, x);
   double tail = debye_tail(p, vd.hi, -1.0);
   dd L = dd_sub(dd_scale(dd_sub(dd{ln_pi_2_hi, ln_pi_2_lo}, p.log_r), 0.5), p.w);
-  return {1.0 + tail, L, -x};
+  return {two_sum(1.0, tail), L, -x};
 }
 
 // g = I_{v-1}(x) / I_v(x) - 1 from the Debye expansion (d/dx log I_v + v/x - 1):
@@ -214,7 +215,7 @@ KK_FN double debye_g(double v, double x) { return debye_g_parts(debye_setup(dd{v
 
 KK_FN double hankel_g(double v, double x) {
   double ksum;
-  double h = hankel_sum(v, x, -1.0, &ksum);
+  double h = 1.0 + hankel_sum(v, x, -1.0, &ksum);
   return (v - 0.5) / x - ksum / (x * h);
 }
 
@@ -236,7 +237,7 @@ KK_FN double series_sum(double v, double x) {
 KK_FN scaled series_i(double v, double x) {
   dd L{0.0, 0.0};
   if (v != 0.0) L = dd_sub(dd_mul(dd_sub(dd_log(x), dd{ln2_hi, ln2_lo}), v), dd_lgamma1p(v));
-  return {series_sum(v, x), L, 0.0};
+  return {dd{series_sum(v, x), 0.0}, L, 0.0};
 }
 
 // g_k = I_{k-1}/I_k - 1 for k = v + n down to v + 1 by g_{k-1} = 2(k-1)/x - g_k/(1+g_k)
@@ -353,7 +354,7 @@ KK_FN scaled temme_k(double v, double x) {
   }
   int e0;
   double m = frexp(dd_round(a0), &e0);
-  return {m, dd_ln2_times(static_cast<double>(escale + e0)), 0.0};
+  return {dd{m, 0.0}, dd_ln2_times(static_cast<double>(escale + e0)), 0.0};
 }
 
 // Dispatch for v >= 0, 0 < x < inf.
@@ -383,10 +384,10 @@ KK_FN scaled wronskian_k(double v, double x) {
   scaled si = bessel_i_scaled(v, x);
   double r1;  // I_{v+1} / I_v
   if (x <= kSeriesMax && x < hankel_start(v))  // both from the series: S_{v+1} / S_v
-    r1 = (0.5 * x / (v + 1.0)) * (series_sum(v + 1.0, x) / si.m);
+    r1 = (0.5 * x / (v + 1.0)) * (series_sum(v + 1.0, x) / si.m.hi);
   else
     r1 = 1.0 / (1.0 + bessel_g(v + 1.0, x));
-  return {1.0 / (si.m * x * (rho + r1)), dd_neg(si.L), -si.B};
+  return {dd{1.0 / (dd_round(si.m) * x * (rho + r1)), 0.0}, dd_neg(si.L), -si.B};
 }
 
 KK_FN scaled bessel_k_scaled(double v, double x) {
@@ -404,12 +405,12 @@ KK_FN dd scaled_log(const scaled& s) {
 // exp(E) = 2^n exp(r), r = E - n log 2 reduced in double-double.
 KK_FN double scaled_value(const scaled& s, double shift) {
   dd e = dd_add(s.L, two_sum(s.B, shift));
-  if (e.hi > 2000.0) return s.m > 0 ? INFINITY : -INFINITY;
-  if (e.hi < -2000.0) return 0.0 * s.m;
+  if (e.hi > 2000.0) return s.m.hi > 0 ? INFINITY : -INFINITY;
+  if (e.hi < -2000.0) return 0.0 * s.m.hi;
   double n = nearbyint(e.hi * 1.4426950408889634);
   dd r = dd_sub(e, dd_ln2_times(n));
-  double y = s.m * exp(r.hi);
-  y = fma(y, r.lo, y);
+  double y = s.m.hi * exp(r.hi);
+  y = fma(y, r.lo + s.m.lo / s.m.hi, y);
   return ldexp(y, static_cast<int>(n));
 }
 
