@@ -263,6 +263,7 @@ def test_dtype_rules_follow_numpy():
     f32 = np.ones(3, np.float32)
     assert ks.log_iv(f32, f32).dtype == np.float32
     assert ks.log_iv(f32, np.ones(3)).dtype == np.float64
+    assert ks.log_iv(2.5, f32).dtype == np.float32  # Python scalars are weak (NumPy 2)
     assert ks.log_iv(np.arange(3), np.arange(1, 4)).dtype == np.float64
     assert ks.log_iv(np.float16(1), np.float16(2)).dtype == np.float32
     assert isinstance(ks.kv(1.0, 2.0), np.float64)

@@ -44,3 +44,13 @@ def test_gpu_broadcast_out_and_empty():
     assert ks.log_iv(cp.empty(0), cp.empty(0)).shape == (0,)
     with pytest.raises(TypeError, match="complex"):
         ks.ive(cp.ones(2, cp.complex128), 1.0)
+
+
+@pytest.mark.gpu
+def test_gpu_python_scalars_do_not_promote_float32():
+    import cupy as cp
+
+    x = cp.linspace(0.5, 5, 7, dtype=cp.float32)
+    assert ks.log_kv(2.5, x).dtype == cp.float32
+    assert ks.log_kv(2.5, x.astype(cp.float64)).dtype == cp.float64
+    np.testing.assert_array_equal(cp.asnumpy(ks.log_kv(2.5, x)), ks.log_kv(2.5, cp.asnumpy(x)))

@@ -30,9 +30,11 @@ def cupy_binary(name, code, v, x, out=None, **kwargs):
             f"kernelkit.special.{name}: only out= is supported for CuPy arrays, "
             f"got {sorted(kwargs)}")
     mod = _gpu.module()
-    v = cp.asarray(v)
-    x = cp.asarray(x)
-    dt = _loop_dtype(name, v.dtype, x.dtype)
+    # Python scalars are "weak" as in NumPy 2: they do not promote float32 arrays.
+    weak = [isinstance(a, (int, float)) for a in (v, x)]
+    v, x = cp.asarray(v), cp.asarray(x)
+    strong = [a.dtype for a, w in zip((v, x), weak) if not w]
+    dt = _loop_dtype(name, *strong) if strong else np.dtype(np.float64)
     v, x = cp.broadcast_arrays(v, x)
     v = cp.ascontiguousarray(v, dtype=dt)
     x = cp.ascontiguousarray(x, dtype=dt)
