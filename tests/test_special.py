@@ -58,7 +58,8 @@ def test_log_functions_match_mpmath(ref, name):
 @pytest.mark.parametrize("name", ["iv", "ive", "kv", "kve"])
 def test_dropins_match_mpmath(ref, name):
     m = _in_issue_box(ref)
-    y = getattr(ks, name)(ref["v"][m], ref["x"][m])
+    with np.errstate(over="ignore"):  # iv and kve overflow where the reference does too
+        y = getattr(ks, name)(ref["v"][m], ref["x"][m])
     err = value_ulps(y, ref[name][m])
     assert err.size > 100
     assert err.max() <= VALUE_MAX_ULP, (name, err.max())

@@ -163,11 +163,12 @@ KK_FN bool debye_log_fast(double v, double x, double kind, double* out) {
   double ir = 1.0 / r;
   double t = v * ir;
   double tail = KK_DEBYE_TIERS(KK_FAST_TAIL);
-  double log_r = log(r);
+  double log_r = log_d(r);
   double pre = kind > 0 ? -0.5 * (ln_2pi_hi + log_r) : 0.5 * (ln_pi_2_hi - log_r);
   if (large_x) {  // the large r first, every other term added to it once
-    double rest = r_lo + v * log(x / (v + r));
-    *out = kind > 0 ? r + ((rest + pre) + log1p(tail)) : -r + ((pre - rest) + log1p(tail));
+    double rest = r_lo + v * log_d(x / (v + r));
+    *out = kind > 0 ? r + ((rest + pre) + log1p_small(tail))
+                    : -r + ((pre - rest) + log1p_small(tail));
   } else {
     dd z = dd_div(dd{x, 0.0}, dd{v, 0.0});
     double s1 = z.hi * z.hi / (1.0 + sqrt(fma(z.hi, z.hi, 1.0)));  // s - 1
@@ -175,7 +176,7 @@ KK_FN bool debye_log_fast(double v, double x, double kind, double* out) {
     // log(e z / 2) in double-double, then v times it with the product's error kept
     dd lz = dd_add(dd_add(dd_log(z), two_sum(1.0, -ln2_hi)), -ln2_lo);
     dd p = two_prod(v, lz.hi);
-    double small = (p.lo + v * (lz.lo + phi)) * kind + pre + log1p(tail);
+    double small = (p.lo + v * (lz.lo + phi)) * kind + pre + log1p_small(tail);
     *out = kind * p.hi + small;
   }
   return true;
