@@ -147,39 +147,41 @@ KK_FN double debye_tail(const debye_parts& p, double v, double sign) {
 #undef KK_CALL
 }
 
-// log I_v(x) (kind = +1) or log K_v(x) (kind = -1) for v >= 20 in plain double, where the
-// evaluation order has no cancellation so double-double buys nothing (checked against the
-// double-double path by a dense scan in the tests): x >= 4 v, where r = sqrt(v^2 + x^2)
-// dominates v eta = r + v log(x / (v + r)); and x <= v / 20, where
-// v eta = v log(e x / (2v)) + v phi(z), the log kept in double-double, with the small,
-// well-conditioned phi = (s - 1) - log((1 + s) / 2), s = sqrt(1 + z^2), z = x / v.
-// Returns false elsewhere.
-KK_FN bool debye_log_fast(double v, double x, double kind, double* out) {
-  bool large_x = x >= 4.0 * v;
-  if (!(large_x || x <= 0.05 * v) || v > 1e150 || x > 1e150) return false;
+// log I_v(x) (kind = +1) or log K_v(x) (kind = -1) for 20 <= v and x <= 1e150, from
+//   log I = v eta - log(2 pi r)/2 + log(1 + tail),  log K = -v eta + log(pi / (2r))/2 + ...,
+// r = sqrt(v^2 + x^2), eta = s + log(z / (1 + s)). Where nothing cancels the terms are
+// summed in double: x >= 4v, where r dominates v eta = r + v log(x / (v + r)); and
+// x <= v/20, where v eta = v log(e x / (2v)) + v phi(z) with the small, well-conditioned
+// phi = (s - 1) - log((1 + s) / 2). In between, where log I or log K can be near 0 while v eta
+// is large, v eta and log r are carried in double-double. (Cheaper than debye_setup, which
+// also keeps v eta - x exact for the exponentially scaled drop-ins.)
+KK_FN double debye_log(double v, double x, double kind) {
   dd r2 = dd_add(two_prod(v, v), two_prod(x, x));
-  double r = sqrt(r2.hi);
-  double r_lo = (r2.hi - r * r + r2.lo) / (2.0 * r);  // r + r_lo = sqrt(v^2 + x^2) to ~eps^2
+  double r0 = sqrt(r2.hi);
+  dd rr = quick_two_sum(r0, (fma(-r0, r0, r2.hi) + r2.lo) / (2.0 * r0));  // sqrt to ~eps^2
+  double r = rr.hi;
   double ir = 1.0 / r;
   double t = v * ir;
-  double tail = KK_DEBYE_TIERS(KK_FAST_TAIL);
-  double log_r = log_d(r);
-  double pre = kind > 0 ? -0.5 * (ln_2pi_hi + log_r) : 0.5 * (ln_pi_2_hi - log_r);
-  if (large_x) {  // the large r first, every other term added to it once
-    double rest = r_lo + v * log_d(x / (v + r));
-    *out = kind > 0 ? r + ((rest + pre) + log1p_small(tail))
-                    : -r + ((pre - rest) + log1p_small(tail));
-  } else {
+  double tail = log1p_small(KK_DEBYE_TIERS(KK_FAST_TAIL));
+  if (x >= 4.0 * v) {  // the large r first, every other term added to it once
+    double pre = kind > 0 ? -0.5 * (ln_2pi_hi + log_d(r)) : 0.5 * (ln_pi_2_hi - log_d(r));
+    double rest = rr.lo + v * log_d(x / (v + r));
+    return kind * r + ((kind * rest + pre) + tail);
+  }
+  if (x <= 0.05 * v) {
+    double pre = kind > 0 ? -0.5 * (ln_2pi_hi + log_d(r)) : 0.5 * (ln_pi_2_hi - log_d(r));
     dd z = dd_div(dd{x, 0.0}, dd{v, 0.0});
     double s1 = z.hi * z.hi / (1.0 + sqrt(fma(z.hi, z.hi, 1.0)));  // s - 1
     double phi = s1 - log1p(0.5 * s1);
     // log(e z / 2) in double-double, then v times it with the product's error kept
     dd lz = dd_add(dd_add(dd_log(z), two_sum(1.0, -ln2_hi)), -ln2_lo);
     dd p = two_prod(v, lz.hi);
-    double small = (p.lo + v * (lz.lo + phi)) * kind + pre + log1p_small(tail);
-    *out = kind * p.hi + small;
+    return kind * p.hi + ((p.lo + v * (lz.lo + phi)) * kind + pre + tail);
   }
-  return true;
+  dd veta = dd_add(rr, dd_mul(dd_log(dd_div(dd{x, 0.0}, dd_add(rr, v))), v));
+  dd pre = kind > 0 ? dd_scale(dd_add(dd_log(rr), dd{ln_2pi_hi, ln_2pi_lo}), -0.5)
+                    : dd_scale(dd_sub(dd{ln_pi_2_hi, ln_pi_2_lo}, dd_log(rr)), 0.5);
+  return dd_round(dd_add(dd_add(dd_mul(veta, kind), pre), tail));
 }
 
 KK_FN scaled debye_i_parts(const debye_parts& p, double v, double x) {
@@ -439,8 +441,7 @@ KK_FN double log_kv(double v, double x) {
   if (x == 0.0) return INFINITY;
   if (isinf(x)) return isinf(v) ? NAN : -INFINITY;
   if (isinf(v)) return INFINITY;
-  double fast;
-  if (v >= detail::kDebyeOrder && detail::debye_log_fast(v, x, -1.0, &fast)) return fast;
+  if (v >= detail::kDebyeOrder && v <= 1e150 && x <= 1e150) return detail::debye_log(v, x, -1.0);
   return dd_round(detail::scaled_log(detail::bessel_k_scaled(v, x)));
 }
 
@@ -498,8 +499,7 @@ KK_FN double log_iv(double v, double x) {
   }
   if (isinf(x)) return INFINITY;
   if (v >= 0.0) {
-    double fast;
-    if (v >= detail::kDebyeOrder && detail::debye_log_fast(v, x, 1.0, &fast)) return fast;
+    if (v >= detail::kDebyeOrder && v <= 1e150 && x <= 1e150) return detail::debye_log(v, x, 1.0);
     return dd_round(detail::scaled_log(detail::bessel_i_scaled(v, x)));
   }
   // I_{-a} = I_a + (2/pi) sin(pi a) K_a, combined in log space.
