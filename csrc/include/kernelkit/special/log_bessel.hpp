@@ -184,6 +184,14 @@ KK_FN double debye_log(double v, double x, double kind) {
   return dd_round(dd_add(dd_add(dd_mul(veta, kind), pre), tail));
 }
 
+// v eta - x - log(r)/2 in plain double (r = sqrt(v^2 + x^2)), stable for any x: within
+// ~1e-10 relative of log I_v(x) - x + log(2 pi)/2 for v >= 20 (and of x - log K_v(x) + ...).
+// The drop-ins use it to return 0 or inf at once where the value is far out of range.
+KK_FN double debye_exponent(double v, double x) {
+  double r = hypot(v, x);
+  return (v / (r + x)) * v + v * log(x / (v + r)) - 0.5 * log(r);
+}
+
 KK_FN scaled debye_i_parts(const debye_parts& p, double v, double x) {
   double tail = debye_tail(p, v, 1.0);
   dd L = dd_sub(p.w, dd_scale(dd_add(p.log_r, dd{ln_2pi_hi, ln_2pi_lo}), 0.5));
@@ -452,6 +460,11 @@ KK_FN double kv_shifted(double v, double x, double shift) {
   if (x == 0.0) return INFINITY;
   if (isinf(x)) return isinf(v) ? NAN : 0.0;
   if (isinf(v)) return INFINITY;
+  if (v >= detail::kDebyeOrder && v <= 1e150) {  // far out of range: no need for precision
+    double e = -detail::debye_exponent(v, x) + (shift - 1.0) * x;  // ~ log K_v(x) e^{shift x}
+    if (e > 800.0) return INFINITY;
+    if (e < -800.0) return 0.0;
+  }
   return detail::scaled_value(detail::bessel_k_scaled(v, x), shift * x);
 }
 
@@ -475,6 +488,11 @@ KK_FN double iv_shifted(double v, double x, double shift) {
   }
   if (isinf(x)) return shift != 0.0 ? 0.0 * sgn : INFINITY * sgn;
   double off = -shift * x;
+  if (v >= detail::kDebyeOrder && v <= 1e150) {  // far out of range: no need for precision
+    double e = detail::debye_exponent(v, x) + (1.0 - shift) * x;  // ~ log I_v(x) e^{-shift x}
+    if (e > 800.0) return INFINITY * sgn;
+    if (e < -800.0) return 0.0 * sgn;
+  }
   if (v >= 0.0) return sgn * detail::scaled_value(detail::bessel_i_scaled(v, x), off);
   double a = -v;
   double iv_a = detail::scaled_value(detail::bessel_i_scaled(a, x), off);
