@@ -4,8 +4,6 @@
 namespace kernelkit::special::coeffs {
 namespace {  // internal linkage: this header is compiled once per instruction set
 
-constexpr int debye_terms = 16;
-
 // Debye polynomials u_k(t) = t^k P_k(t^2), u_k'(t) = t^(k-1) Q_k(t^2), and
 // bound >= max over t in [0, 1] of |u_k(t)| (grid of 2001 points, 10% margin).
 template <int K>

@@ -110,54 +110,57 @@ static constexpr double host_hi[129] = {KK_LOG_TABLE_HI};
 static constexpr double host_lo[129] = {KK_LOG_TABLE_LO};
 }  // namespace log_table
 
+// Table reduction shared by the logs: a = 2^e f with f in [1, 2) (a positive normal double),
+// k = round(128 f), r = 128/k rounded and -log r = lhi + llo from the table.
+struct log_reduced {
+  double e, f, r, lhi, llo;
+};
+KK_FN log_reduced log_reduce(double a) {
+  unsigned long long b = to_bits(a);
+  log_reduced q;
+  q.e = static_cast<double>(static_cast<int>((b >> 52) & 0x7ff) - 1023);
+  q.f = from_bits((b & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
+  int idx = static_cast<int>(q.f * 128.0 + 0.5) - 128;
+#ifdef __CUDA_ARCH__
+  q.r = log_table::dev_r[idx], q.lhi = log_table::dev_hi[idx], q.llo = log_table::dev_lo[idx];
+#else
+  q.r = log_table::host_r[idx], q.lhi = log_table::host_hi[idx], q.llo = log_table::host_lo[idx];
+#endif
+  return q;
+}
+
 // Natural log of a positive finite double, as a double-double with absolute error below
-// ~2e-21 + 1e-32 |log a|. a = 2^e f, f in [1, 2); with k = round(128 f) and r = 128/k from a
-// table, log f = -log r + log1p(u), u = f r - 1 exact in double-double and |u| <= 1/255, so
-// the series tail beyond u (< 8e-6 of it) can be summed in double.
+// ~2e-21 + 1e-32 |log a|: log f = -log r + log1p(u), u = f r - 1 exact in double-double and
+// |u| <= 1/255, so the series tail beyond u (< 8e-6 of it) can be summed in double.
 KK_FN dd dd_log(double a) {
-  int e = 0;
+  double shift = 0.0;
   if (a < 2.2250738585072014e-308) {  // subnormal: renormalise first
     a *= 18014398509481984.0;         // 2^54
-    e = -54;
+    shift = -54.0;
   }
-  unsigned long long b = to_bits(a);
-  e += static_cast<int>((b >> 52) & 0x7ff) - 1023;
-  double f = from_bits((b & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
-  int idx = static_cast<int>(f * 128.0 + 0.5) - 128;
-#ifdef __CUDA_ARCH__
-  double r = log_table::dev_r[idx], lhi = log_table::dev_hi[idx], llo = log_table::dev_lo[idx];
-#else
-  double r = log_table::host_r[idx], lhi = log_table::host_hi[idx], llo = log_table::host_lo[idx];
-#endif
-  dd p = two_prod(f, r);
+  log_reduced q = log_reduce(a);
+  double de = q.e + shift;
+  dd p = two_prod(q.f, q.r);
   dd u = two_sum(p.hi - 1.0, p.lo);  // p.hi - 1 is exact (Sterbenz)
   double t = u.hi;
   double tail = -t * t * (0.5 - t * (1.0 / 3 - t * (0.25 - t * (0.2 - t * (1.0 / 6 - t * (1.0 / 7 -
                 t * (0.125 - t * (1.0 / 9 - t * 0.1))))))));
   // e log 2 + (lhi + llo) + u + tail with one error-free chain for the large parts.
-  double de = static_cast<double>(e);
   dd a0 = two_prod(de, ln2_hi);
-  dd s1 = two_sum(a0.hi, lhi);
+  dd s1 = two_sum(a0.hi, q.lhi);
   dd s2 = two_sum(s1.hi, u.hi);
-  double lo = (((a0.lo + de * ln2_lo) + (llo + s1.lo)) + (s2.lo + u.lo)) + tail;
+  double lo = (((a0.lo + de * ln2_lo) + (q.llo + s1.lo)) + (s2.lo + u.lo)) + tail;
   return quick_two_sum(s2.hi, lo);
 }
-// Natural log of a positive normal double, in double (about 0.6 ULP): the table reduction of
-// dd_log without the double-double bookkeeping, inlined where libm's log is a call.
+
+// Natural log of a positive normal double, in double (about 0.6 ULP): the same reduction
+// without the double-double bookkeeping, inlined where libm's log is a call.
 KK_FN double log_d(double a) {
-  unsigned long long b = to_bits(a);
-  double e = static_cast<double>(static_cast<int>((b >> 52) & 0x7ff) - 1023);
-  double f = from_bits((b & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
-  int idx = static_cast<int>(f * 128.0 + 0.5) - 128;
-#ifdef __CUDA_ARCH__
-  double r = log_table::dev_r[idx], lhi = log_table::dev_hi[idx], llo = log_table::dev_lo[idx];
-#else
-  double r = log_table::host_r[idx], lhi = log_table::host_hi[idx], llo = log_table::host_lo[idx];
-#endif
-  double u = fma(f, r, -1.0);  // |u| <= 1/255, rounded once
+  log_reduced q = log_reduce(a);
+  double u = fma(q.f, q.r, -1.0);  // |u| <= 1/255, rounded once
   double tail = u * u * fma(u, fma(u, fma(u, fma(u, -1.0 / 6, 0.2), -0.25), 1.0 / 3), -0.5);
-  double big = fma(e, ln2_hi, lhi);  // one rounding
-  return big + (u + (fma(e, ln2_lo, llo) + tail));
+  double big = fma(q.e, ln2_hi, q.lhi);  // one rounding
+  return big + (u + (fma(q.e, ln2_lo, q.llo) + tail));
 }
 
 // log(1 + t) for |t| <= 0.01 (the Debye tails), by its series to t^9.

@@ -106,30 +106,22 @@ KK_FN debye_parts debye_setup(dd vd, double x) {
 // sum_{k=1..K} (s/r)^k P_k(t^2) = sum s^k u_k(t) / v^k, and sum_{k=1..K} r^-(k-1) Q_k(t^2)
 // (for the derivative), expanded at compile time for a fixed number of terms K: every
 // polynomial is independent of the others and the sum is one Horner chain in s/r.
-template <int... k>
-KK_FN double debye_horner_p(double rho, double t2, std::integer_sequence<int, k...>) {
+template <bool Derivative, int... k>
+KK_FN double debye_horner(double rho, double t2, std::integer_sequence<int, k...>) {
   constexpr int n = sizeof...(k);
-  double p[n] = {coeffs::debye<k + 1>::p(t2)...};
-  double sum = p[n - 1];
-  for (int i = n - 2; i >= 0; --i) sum = fma(sum, rho, p[i]);
-  return sum * rho;
-}
-template <int... k>
-KK_FN double debye_horner_q(double rho, double t2, std::integer_sequence<int, k...>) {
-  constexpr int n = sizeof...(k);
-  double q[n] = {coeffs::debye<k + 1>::q(t2)...};
-  double sum = q[n - 1];
-  for (int i = n - 2; i >= 0; --i) sum = fma(sum, rho, q[i]);
-  return sum;
+  double c[n] = {(Derivative ? coeffs::debye<k + 1>::q(t2) : coeffs::debye<k + 1>::p(t2))...};
+  double sum = c[n - 1];
+  for (int i = n - 2; i >= 0; --i) sum = fma(sum, rho, c[i]);
+  return Derivative ? sum : sum * rho;
 }
 template <int K>
 KK_FN double debye_sum_p(double ir, double t2, double sign) {
-  return debye_horner_p(sign * ir, t2, std::make_integer_sequence<int, K>{});
+  return debye_horner<false>(sign * ir, t2, std::make_integer_sequence<int, K>{});
 }
 template <int K>
 KK_FN void debye_sum_pq(double ir, double t2, double* p, double* q) {
-  *p = debye_horner_p(ir, t2, std::make_integer_sequence<int, K>{});
-  *q = debye_horner_q(ir, t2, std::make_integer_sequence<int, K>{});
+  *p = debye_horner<false>(ir, t2, std::make_integer_sequence<int, K>{});
+  *q = debye_horner<true>(ir, t2, std::make_integer_sequence<int, K>{});
 }
 
 // Terms needed for a truncation error below 2e-18 (0.01 ULP): the smallest K with
@@ -534,20 +526,17 @@ KK_FN double log_iv(double v, double x) {
 }
 
 // I_v(x) / I_{v-1}(x) and 1 - that, for v >= 0 and x >= 0 (NaN otherwise).
-KK_FN double iv_ratio_g(double v, double x) {  // g = I_{v-1}/I_v - 1
-  return detail::bessel_g(v, x);
-}
 KK_FN double iv_ratio(double v, double x) {
   if (isnan(v) || isnan(x) || v < 0.0 || x < 0.0 || isinf(v)) return NAN;
   if (x == 0.0) return v == 0.0 ? INFINITY : 0.0;
   if (isinf(x)) return 1.0;
-  return 1.0 / (1.0 + iv_ratio_g(v, x));
+  return 1.0 / (1.0 + detail::bessel_g(v, x));
 }
 KK_FN double iv_ratio_c(double v, double x) {
   if (isnan(v) || isnan(x) || v < 0.0 || x < 0.0 || isinf(v)) return NAN;
   if (x == 0.0) return v == 0.0 ? -INFINITY : 1.0;
   if (isinf(x)) return 0.0;
-  double g = iv_ratio_g(v, x);
+  double g = detail::bessel_g(v, x);
   return g / (1.0 + g);
 }
 

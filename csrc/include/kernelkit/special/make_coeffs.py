@@ -50,8 +50,6 @@ def main():
         "namespace kernelkit::special::coeffs {",
         "namespace {  // internal linkage: this header is compiled once per instruction set",
         "",
-        f"constexpr int debye_terms = {N_DEBYE};",
-        "",
         "// Debye polynomials u_k(t) = t^k P_k(t^2), u_k'(t) = t^(k-1) Q_k(t^2), and",
         "// bound >= max over t in [0, 1] of |u_k(t)| (grid of 2001 points, 10% margin).",
         "template <int K>",
