@@ -14,7 +14,7 @@ NaN in v or x          NaN           NaN            NaN          NaN         NaN
 x = 0, v = 0           0             +inf           1            +inf        inf (-inf)
 x = 0, v > 0           -inf          +inf           0            +inf        0 (1)
 x = 0, v < 0, v != n   +inf / NaN*   +inf           +-inf*       +inf        NaN
-x = +inf, v finite     +inf          -inf           inf / 0 [1]  0 / 0 [1]   1 (0)
+x = +inf, v finite     +inf          -inf           inf / 0      0 / 0       1 (0)
 x < 0, v = n           log|I| if     NaN            (-1)^n I_n   NaN         NaN
                        n even, else                 (|x|)
                        NaN
@@ -35,8 +35,10 @@ limit is defined; kernelkit returns the limit):
   (SciPy: +inf from iv whatever the sign, NaN from ive);
 - ``kv(+-inf, x) = kve(+-inf, x) = inf`` and ``ive(inf, x) = 0`` for finite x > 0 (SciPy: NaN).
 
-Accuracy (float64, v in [0, 1e4], x in [1e-8, 1e5], against mpmath; see README): the logs
-are measured in ULPs of max(|log|, 1), the drop-ins and ratios in ULPs of the value.
+Accuracy (float64, v in [0, 1e4], x in [1e-8, 1e5], against mpmath; tables in the README):
+the logs within 4 ULPs of max(|log|, 1) (measured max 3.2, median 0.25), the drop-ins within
+8 ULPs of the value (measured max 5) and the ratios within 4 (measured max 2). float32
+results are the float64 ones rounded.
 """
 import numpy as np
 
