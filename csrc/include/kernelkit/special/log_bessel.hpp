@@ -11,7 +11,7 @@
 //   v < 20, x >= max(20, 2 v^2)   Hankel (large-argument) expansion, terms < 1/4 in size
 //   I, v < 20, x <= 10 power series, anchored at its first term
 //   I, v < 20, between  Debye at order v + N >= 20, then the ratio recurrence down to v
-//   K, v < 20, x <= 1   Temme's series for |mu| <= 1/2, then the forward recurrence in order
+//   K, v < 20, x <= 1/2 Temme's series for |mu| <= 1/2, then the forward recurrence in order
 //   K, v < 20, else     the Wronskian with I_v, I_{v+1}/I_v and K_{v+1}/K_v (CF2 + recurrence)
 #pragma once
 #include <utility>
@@ -26,7 +26,7 @@ namespace detail {
 
 constexpr double kDebyeOrder = 20.0;  // Debye expansion from this order on
 constexpr double kPi = 3.141592653589793;
-constexpr double kTemmeSeriesMax = 1.0;  // K: Temme's series up to here, the Wronskian above
+constexpr double kTemmeSeriesMax = 0.5;  // K: Temme's series up to here, the Wronskian above
 constexpr double kSeriesMax = 10.0;      // I: power series up to here (for v < 20)
 
 struct scaled {
@@ -277,7 +277,7 @@ KK_FN scaled recurrence_i(double v, double x) {
   return s;
 }
 
-// K_{mu+1}/K_mu for |mu| <= 1/2, x > 1: the ratio part of Steed's CF2 (Thompson & Barnett).
+// K_{mu+1}/K_mu for |mu| <= 1/2, x > 1/2: the ratio part of Steed's CF2 (Thompson & Barnett).
 // (CF2's normalisation sum loses up to ~10 ULP near x = 1; the ratio keeps ~2, so K itself
 // comes from the Wronskian below.)
 KK_FN double cf2_ratio(double mu, double x) {
@@ -295,7 +295,7 @@ KK_FN double cf2_ratio(double mu, double x) {
   return (mu + x + 0.5 - a1 * h) / x;
 }
 
-// Temme's series for K_mu, K_{mu+1}, |mu| <= 1/2 and x <= 1, then the forward recurrence to
+// Temme's series for K_mu, K_{mu+1}, |mu| <= 1/2 and x <= 1/2, then the forward recurrence to
 // order v < 20.
 KK_FN scaled temme_k(double v, double x) {
   double nl = floor(v + 0.5);
@@ -376,7 +376,7 @@ KK_FN double bessel_g(double v, double x) {
   return ratio_recurrence(v, x, n, debye_g(v + n, x), nullptr);
 }
 
-// K_v for v < 20, 1 < x < max(20, 2v^2), from the Wronskian I_v K_{v+1} + I_{v+1} K_v = 1/x:
+// K_v for v < 20, 1/2 < x < max(20, 2v^2), from the Wronskian I_v K_{v+1} + I_{v+1} K_v = 1/x:
 // K_v = 1 / (x I_v (rho_v + I_{v+1}/I_v)) with rho_v = K_{v+1}/K_v from CF2 at |mu| <= 1/2 and
 // the (stable, error-damping) forward recurrence rho_{k} = 1/rho_{k-1} + 2k/x.
 KK_FN scaled wronskian_k(double v, double x) {
