@@ -334,3 +334,19 @@ def test_debye_term_tiers_follow_the_bounds():
     assert len(bound) == 17 and len(terms) == len(starts)
     for v0, k in zip(starts, terms):
         assert bound[k + 1] / v0 ** (k + 1) < 2e-18, (v0, k)
+
+
+def test_ratio_at_tiny_argument_and_order():
+    """Where 2v/x overflows or 1 + g = I_{v-1}/I_v cancels, the ratio stays finite and right."""
+    # v >= 1, x -> 0: I_v / I_{v-1} = x / (2v) (1 + O(x^2))
+    assert ks.iv_ratio(2.5, 1e-200) == 0.5 * 1e-200 / 2.5
+    assert ks.iv_ratio_c(2.5, 1e-200) == 1.0
+    # v = 0: I_0 / I_1 = 2/x
+    assert ks.iv_ratio(0.0, 1e-200) == 2e200
+    # tiny v: I_{v-1} = I_{1-v} + 2 v K_{1-v} (reflection) ~ x/2 + 2v/x, I_v ~ 1
+    v, x = 1e-65, 1.4e-42
+    expect = 1.0 / (0.5 * x + 2 * v / x)
+    np.testing.assert_allclose(ks.iv_ratio(v, x), expect, rtol=1e-12)
+    np.testing.assert_allclose(ks.iv_ratio_c(v, x), 1 - expect, rtol=1e-12)
+    # 0 < v < 1 below 1e-150 goes through the logs
+    np.testing.assert_allclose(ks.iv_ratio(0.3, 1e-200), 1e-200 / 0.6, rtol=1e-12)

@@ -246,7 +246,7 @@ KK_FN scaled series_i(double v, double x) {
 // g_k = I_{k-1}/I_k - 1 for k = v + n down to v + 1 by g_{k-1} = 2(k-1)/x - g_k/(1+g_k)
 // (backward recurrence of the ratio, stable), starting from g_top = g_{v+n} (Debye).
 // Returns g_v, and accumulates prod (1 + g_k) in *prod when prod != nullptr.
-KK_FN double ratio_recurrence(double v, double x, int n, double g_top, dd* prod) {
+KK_FN dd ratio_recurrence(double v, double x, int n, double g_top, dd* prod) {
   // In double-double throughout: when x >> v each step amplifies the relative error of the
   // small c = 1 - I_k/I_{k-1} by up to (2k+1)/(2k-1), so no step may add rounding error.
   dd g{g_top, 0.0};
@@ -258,7 +258,7 @@ KK_FN double ratio_recurrence(double v, double x, int n, double g_top, dd* prod)
     g = dd_sub(dd_mul(two_sum(2.0 * v, 2.0 * (j - 1)), inv_x), c);  // 2(v + j - 1)/x - c
   }
   if (prod) *prod = p;
-  return dd_round(g);
+  return g;  // kept in double-double: for v < 1/2, 1 + g can be far smaller than g
 }
 
 // Number of orders from v < 20 up to the Debye region; v + n is carried as a double-double.
@@ -368,10 +368,10 @@ KK_FN scaled bessel_i_scaled(double v, double x) {
   return recurrence_i(v, x);
 }
 
-// g = I_{v-1}/I_v - 1 for v >= 0, 0 < x < inf.
-KK_FN double bessel_g(double v, double x) {
-  if (v >= kDebyeOrder) return debye_g(v, x);
-  if (x >= hankel_start(v) && v >= 1.0) return hankel_g(v, x);
+// g = I_{v-1}/I_v - 1 for v >= 0, 0 < x < inf (x not tiny: see iv_ratio).
+KK_FN dd bessel_g(double v, double x) {
+  if (v >= kDebyeOrder) return dd{debye_g(v, x), 0.0};
+  if (x >= hankel_start(v) && v >= 1.0) return dd{hankel_g(v, x), 0.0};
   int n = orders_to_debye(v);
   return ratio_recurrence(v, x, n, debye_g(v + n, x), nullptr);
 }
@@ -389,7 +389,7 @@ KK_FN scaled wronskian_k(double v, double x) {
   if (x <= kSeriesMax && x < hankel_start(v))  // both from the series: S_{v+1} / S_v
     r1 = (0.5 * x / (v + 1.0)) * (series_sum(v + 1.0, x) / si.m.hi);
   else
-    r1 = 1.0 / (1.0 + bessel_g(v + 1.0, x));
+    r1 = 1.0 / dd_add(bessel_g(v + 1.0, x), 1.0).hi;
   return {dd{1.0 / (dd_round(si.m) * x * (rho + r1)), 0.0}, dd_neg(si.L), -si.B};
 }
 
@@ -525,19 +525,30 @@ KK_FN double log_iv(double v, double x) {
   return dd_round(dd_add(li, log1p(-exp(diff))));
 }
 
-// I_v(x) / I_{v-1}(x) and 1 - that, for v >= 0 and x >= 0 (NaN otherwise).
-KK_FN double iv_ratio(double v, double x) {
+// I_v(x) / I_{v-1}(x) (want_complement = false) or 1 - that, for v >= 0 and x >= 0.
+KK_FN double iv_ratio_impl(double v, double x, bool want_complement) {
   if (isnan(v) || isnan(x) || v < 0.0 || x < 0.0 || isinf(v)) return NAN;
-  if (x == 0.0) return v == 0.0 ? INFINITY : 0.0;
-  if (isinf(x)) return 1.0;
-  return 1.0 / (1.0 + detail::bessel_g(v, x));
+  if (x == 0.0) return v == 0.0 ? (want_complement ? -INFINITY : INFINITY)
+                                 : (want_complement ? 1.0 : 0.0);
+  if (isinf(x)) return want_complement ? 0.0 : 1.0;
+  if (x < 1e-150) {  // 2v/x would overflow in the recurrence; use the leading behaviour
+    double r;
+    if (v >= 1.0) {
+      r = 0.5 * x / v;  // the next term is x^2 / (4 v (v + 1)) relative: below 1e-300
+    } else if (v == 0.0) {
+      r = 2.0 / x;  // I_0 / I_1
+    } else {  // 0 < v < 1: I_{v-1} has a K_{1-v} part; both logs are accurate
+      double d = log_iv(v, x) - log_iv(v - 1.0, x);
+      return want_complement ? -expm1(d) : exp(d);
+    }
+    return want_complement ? 1.0 - r : r;
+  }
+  dd g = detail::bessel_g(v, x);
+  double s = dd_add(g, 1.0).hi;  // 1 + g = I_{v-1} / I_v
+  return want_complement ? g.hi / s : 1.0 / s;
 }
-KK_FN double iv_ratio_c(double v, double x) {
-  if (isnan(v) || isnan(x) || v < 0.0 || x < 0.0 || isinf(v)) return NAN;
-  if (x == 0.0) return v == 0.0 ? -INFINITY : 1.0;
-  if (isinf(x)) return 0.0;
-  double g = detail::bessel_g(v, x);
-  return g / (1.0 + g);
-}
+
+KK_FN double iv_ratio(double v, double x) { return iv_ratio_impl(v, x, false); }
+KK_FN double iv_ratio_c(double v, double x) { return iv_ratio_impl(v, x, true); }
 
 }  // namespace kernelkit::special
