@@ -1,5 +1,6 @@
 // kernelkit._core: the CPU kernels as NumPy ufuncs (so out=, where=, broadcasting and the
 // dtype rules are NumPy's own). NumPy releases the GIL around these loops.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
@@ -47,4 +48,20 @@ PYBIND11_MODULE(_core, m) {
   }
   m.def("max_threads", &kernelkit::cpu::max_threads,
         "OpenMP threads a parallel region would use now (1 without OpenMP).");
+  m.def(
+      "_debye_log_both_paths",
+      [](py::array_t<double, py::array::c_style | py::array::forcecast> v,
+         py::array_t<double, py::array::c_style | py::array::forcecast> x, double kind) {
+        if (v.ndim() != 1 || x.ndim() != 1 || v.size() != x.size())
+          throw std::invalid_argument("v and x must be 1-D arrays of the same length");
+        py::array_t<double> a(v.size()), b(v.size());
+        const double *pv = v.data(), *px = x.data();
+        double *pa = a.mutable_data(), *pb = b.mutable_data();
+        {
+          py::gil_scoped_release release;
+          kernelkit::cpu::debye_log_both_paths(pv, px, kind, pa, pb, v.size());
+        }
+        return py::make_tuple(a, b);
+      },
+      "Test hook: (streamlined, general) log I (kind=+1) or log K (kind=-1) for v >= 20.");
 }

@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "kernelkit/special/log_bessel.hpp"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -58,6 +60,16 @@ template void bessel_strided<float>(BesselFn, const char*, std::ptrdiff_t, const
                                     std::ptrdiff_t, char*, std::ptrdiff_t, std::ptrdiff_t);
 template void bessel_strided<double>(BesselFn, const char*, std::ptrdiff_t, const char*,
                                      std::ptrdiff_t, char*, std::ptrdiff_t, std::ptrdiff_t);
+
+void debye_log_both_paths(const double* v, const double* x, double kind, double* streamlined,
+                          double* general, std::ptrdiff_t n) {
+  namespace sd = special::detail;
+  for (std::ptrdiff_t i = 0; i < n; ++i) {
+    streamlined[i] = sd::debye_log(v[i], x[i], kind);
+    sd::scaled s = kind > 0 ? sd::bessel_i_scaled(v[i], x[i]) : sd::bessel_k_scaled(v[i], x[i]);
+    general[i] = special::dd_round(sd::scaled_log(s));
+  }
+}
 
 int max_threads() {
 #ifdef _OPENMP

@@ -14,4 +14,10 @@ void bessel_strided(BesselFn f, const char* v, std::ptrdiff_t sv, const char* x,
 
 int max_threads();
 
+// For the tests: log I_v(x) (kind = +1) or log K_v(x) (kind = -1) for v >= 20 by the
+// streamlined Debye evaluation the log functions use, and by the general double-double path
+// the drop-ins use, so that a dense scan can hold the two within 1 ULP of each other.
+void debye_log_both_paths(const double* v, const double* x, double kind, double* streamlined,
+                          double* general, std::ptrdiff_t n);
+
 }  // namespace kernelkit::cpu
