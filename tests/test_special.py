@@ -366,3 +366,15 @@ def test_streamlined_debye_log_matches_the_general_path(kind):
     fast, general = _core._debye_log_both_paths(v, x, kind)
     err = np.abs(fast - general) / np.spacing(np.maximum(np.abs(general), 1.0))
     assert err.max() <= 1.0, (err.max(), v[np.argmax(err)], x[np.argmax(err)])
+
+
+def test_dropins_out_of_range_at_huge_order_and_argument():
+    """x >> v >> 1: I_v(x) e^{-x} ~ exp(-v^2 / 2x) / sqrt(2 pi x) underflows, K e^x overflows."""
+    v, x = 2.6e41, 9.9e66  # v^2 / (2x) = 3.4e15
+    assert ks.ive(v, x) == 0.0 and ks.kve(v, x) == np.inf
+    assert ks.iv(v, x) == np.inf and ks.kv(v, x) == 0.0
+    np.testing.assert_allclose(ks.log_iv(v, x), x - v * v / (2 * x) - 0.5 * np.log(2 * np.pi * x),
+                               rtol=1e-15)
+    v, x = 1e8, 1e30  # v^2 / (2x) tiny: the values are ~ 1/sqrt(2 pi x) and sqrt(pi / 2x)
+    np.testing.assert_allclose(ks.ive(v, x), 1 / np.sqrt(2 * np.pi * x), rtol=1e-14)
+    np.testing.assert_allclose(ks.kve(v, x), np.sqrt(np.pi / (2 * x)), rtol=1e-14)

@@ -176,12 +176,15 @@ KK_FN double debye_log(double v, double x, double kind) {
   return dd_round(dd_add(dd_add(dd_mul(veta, kind), pre), tail));
 }
 
-// v eta - x - log(r)/2 in plain double (r = sqrt(v^2 + x^2)), stable for any x: within
-// ~1e-10 relative of log I_v(x) - x + log(2 pi)/2 for v >= 20 (and of x - log K_v(x) + ...).
-// The drop-ins use it to return 0 or inf at once where the value is far out of range.
-KK_FN double debye_exponent(double v, double x) {
+// kind (v eta - x) - log(r)/2 in plain double (r = sqrt(v^2 + x^2)), stable for any x: within
+// a few units of log I_v(x) - x (kind = +1) or log K_v(x) + x (kind = -1) for v >= 20. The
+// drop-ins use it to return 0 or inf at once where the value is far out of range.
+KK_FN double debye_exponent(double v, double x, double kind) {
   double r = hypot(v, x);
-  return (v / (r + x)) * v + v * log(x / (v + r)) - 0.5 * log(r);
+  double vx = v / (r + x);
+  // v eta - x = v^2/(r+x) + v log(x/(v+r)), with log(x/(v+r)) = -log1p(v/x (1 + v/(r+x)))
+  // so that x >> v (where x/(v+r) rounds to 1) keeps the -v^2/(2x) it is made of.
+  return kind * (vx * v - v * log1p((v / x) * (1.0 + vx))) - 0.5 * log(r);
 }
 
 KK_FN scaled debye_i_parts(const debye_parts& p, double v, double x) {
@@ -453,7 +456,7 @@ KK_FN double kv_shifted(double v, double x, double shift) {
   if (isinf(x)) return isinf(v) ? NAN : 0.0;
   if (isinf(v)) return INFINITY;
   if (v >= detail::kDebyeOrder && v <= 1e150) {  // far out of range: no need for precision
-    double e = -detail::debye_exponent(v, x) + (shift - 1.0) * x;  // ~ log K_v(x) e^{shift x}
+    double e = detail::debye_exponent(v, x, -1.0) + (shift - 1.0) * x;  // ~ log(K_v e^{shift x})
     if (e > 800.0) return INFINITY;
     if (e < -800.0) return 0.0;
   }
@@ -481,7 +484,7 @@ KK_FN double iv_shifted(double v, double x, double shift) {
   if (isinf(x)) return shift != 0.0 ? 0.0 * sgn : INFINITY * sgn;
   double off = -shift * x;
   if (v >= detail::kDebyeOrder && v <= 1e150) {  // far out of range: no need for precision
-    double e = detail::debye_exponent(v, x) + (1.0 - shift) * x;  // ~ log I_v(x) e^{-shift x}
+    double e = detail::debye_exponent(v, x, 1.0) + (1.0 - shift) * x;  // ~ log(I_v e^{-shift x})
     if (e > 800.0) return INFINITY * sgn;
     if (e < -800.0) return 0.0 * sgn;
   }
