@@ -42,6 +42,13 @@ def errors(name, r, impl):
         return e
 
 
+def summary(e):
+    """median / p99.9 / max, or the count of points where the result was not finite."""
+    if np.isfinite(e).all():
+        return f"{np.median(e):.2g} / {np.quantile(e, 0.999):.3g} / {e.max():.3g}"
+    return f"{np.median(e):.2g} / - / inf ({(~np.isfinite(e)).sum()} inf or NaN)"
+
+
 def main():
     d = np.load(DATA)
     r = {k: d[k] for k in d.files}
@@ -64,11 +71,7 @@ def main():
             keep = ~np.isnan(a)
             if keep.sum() == 0:
                 continue
-            a, b = a[keep], b[keep]
-            fmt = lambda e: (f"{np.median(e):.2g} / {np.quantile(e, 0.999):.3g} / {e.max():.3g}"  # noqa: E731
-                             if np.isfinite(e).all() else
-                             f"{np.median(e):.2g} / - / inf ({(~np.isfinite(e)).sum()} inf or NaN)")
-            print(f"| {name} | {label} | {keep.sum()} | {fmt(a)} | {fmt(b)} |")
+            print(f"| {name} | {label} | {keep.sum()} | {summary(a[keep])} | {summary(b[keep])} |")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,6 @@
 // the copy of the loop compiled for the best instruction set this CPU has (special_isa.cpp).
 #include "cpu/special.hpp"
 
-#include <stdexcept>
-
 #include "kernelkit/special/log_bessel.hpp"
 
 #ifdef _OPENMP
@@ -24,12 +22,11 @@ KK_DECLARE_CHUNK(avx2)
 #endif
 
 namespace {
-template <class T>
 using chunk_fn = void (*)(int, const char*, std::ptrdiff_t, const char*, std::ptrdiff_t, char*,
                           std::ptrdiff_t, std::ptrdiff_t);
 
 template <class T>
-chunk_fn<T> best_chunk() {
+chunk_fn best_chunk() {
 #ifdef KK_HAVE_AVX2
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &avx2::bessel_chunk<T>;
 #endif
@@ -41,8 +38,7 @@ template <class T>
 void bessel_strided(BesselFn f, const char* v, std::ptrdiff_t sv, const char* x, std::ptrdiff_t sx,
                     char* out, std::ptrdiff_t so, std::ptrdiff_t n) {
   int code = static_cast<int>(f);
-  if (code < 0 || code >= kBesselFnCount) throw std::invalid_argument("unknown Bessel function");
-  static const chunk_fn<T> chunk = best_chunk<T>();
+  static const chunk_fn chunk = best_chunk<T>();
   constexpr std::ptrdiff_t kBlock = 1024;
   std::ptrdiff_t nblocks = (n + kBlock - 1) / kBlock;
 #ifdef _OPENMP

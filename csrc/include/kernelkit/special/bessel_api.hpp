@@ -5,7 +5,7 @@
 
 namespace kernelkit::special {
 
-// Codes match kernelkit::cpu::BesselFn and the Python side's _FUNCTIONS order.
+// Codes match kernelkit::cpu::BesselFn and the codes in python/kernelkit/special.py.
 template <int F>
 KK_FN double bessel_eval(double v, double x) {
   if constexpr (F == 0) return log_iv(v, x);
