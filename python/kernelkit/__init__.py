@@ -7,7 +7,7 @@ Importing kernelkit never imports CuPy; GPU support is a run-time question
 from importlib.metadata import PackageNotFoundError, version as _version
 
 from . import _build_info as build_info
-from . import special
+from . import special, stats
 from ._gpu import is_available as cuda_available
 
 try:
@@ -15,4 +15,4 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0+unknown"
 
-__all__ = ["special", "build_info", "cuda_available", "__version__"]
+__all__ = ["special", "stats", "build_info", "cuda_available", "__version__"]
