@@ -279,3 +279,16 @@ def test_distribution_input_checks():
     dist = vonmises_fisher(unit(5), 2.0)
     assert dist.dim == 5 and dist.kappa == 2.0 and "dim=5" in repr(dist)
     assert np.allclose(dist.mean(), dist.mean_resultant_length() * unit(5))
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import kernelkit.stats as kst
+
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    tests = [t for t in finder.find(kst) if t.examples]
+    assert len(tests) >= 3
+    for t in tests:
+        runner.run(t)
+    assert runner.failures == 0
