@@ -137,7 +137,7 @@ def vmf_kappa_mle(r_bar, d, *, maxiter=100):
     d : int or array of int
         Dimension(s) >= 2; broadcast against r_bar.
     maxiter : int
-        Iteration cap of the safeguarded Newton method (it needs about 3-6).
+        Iteration cap of the safeguarded Newton method (it needs 2 or 3).
 
     Returns
     -------
