@@ -3,10 +3,16 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <chrono>
+#include <complex>
+#include <limits>
+#include <tuple>
+
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
 #include <numpy/ufuncobject.h>
 
+#include "cpu/sparse.hpp"
 #include "cpu/special.hpp"
 
 namespace py = pybind11;
@@ -30,6 +36,116 @@ const char* names[kNumFn] = {"log_iv", "log_kv", "iv", "ive", "kv", "kve", "iv_r
 template <int... F>
 void fill_loops(std::integer_sequence<int, F...>) {
   ((loops[F][0] = &bessel_loop<F, float>, loops[F][1] = &bessel_loop<F, double>), ...);
+}
+
+// ---- SpGEMM --------------------------------------------------------------------------------
+// Python (kernelkit/sparse.py) converts and validates; the checks here are a safety net.
+
+template <class I>
+kernelkit::cpu::CsrRef<I> csr_ref(const py::array& indptr, const py::array& indices,
+                                  const py::array* data, int64_t rows, int64_t cols,
+                                  const char* name) {  // data == nullptr: pattern only
+  auto need = [&](bool ok, const std::string& what) {
+    if (!ok) throw std::invalid_argument(std::string(name) + ": " + what);
+  };
+  for (const py::array* arr : {&indptr, &indices})
+    need(arr->ndim() == 1 && (arr->flags() & py::array::c_style) &&
+             arr->dtype().is(py::dtype::of<I>()),
+         "index arrays must be contiguous 1-D arrays of one integer type");
+  need(rows >= 0 && cols >= 0, "negative shape");
+  need(indptr.size() == rows + 1, "indptr must have rows + 1 entries");
+  kernelkit::cpu::CsrRef<I> r;
+  r.rows = rows;
+  r.cols = cols;
+  r.nnz = indices.size();
+  r.indptr = static_cast<const I*>(indptr.data());
+  r.indices = static_cast<const I*>(indices.data());
+  if (data) {
+    need(data->ndim() == 1 && (data->flags() & py::array::c_style) &&
+             data->size() == indices.size(),
+         "data must be a contiguous 1-D array as long as indices");
+    r.data = data->data();
+  }
+  return r;
+}
+
+template <class I, class O, class V>
+py::tuple spgemm_fill(kernelkit::sparse::Semiring sr, const kernelkit::cpu::CsrRef<I>& a,
+                      const kernelkit::cpu::CsrRef<I>& b, const kernelkit::cpu::CsrRef<I>& mk,
+                      const kernelkit::cpu::SpgemmOptions& opt,
+                      const kernelkit::cpu::SpgemmPlan& plan, const py::dtype& vdtype) {
+  const int64_t bound = plan.offsets.back();
+  py::array_t<O> indptr(a.rows + 1), indices(bound);
+  py::array data(vdtype, std::vector<py::ssize_t>{bound});
+  O* ip = indptr.mutable_data();
+  O* ix = indices.mutable_data();
+  V* dp = static_cast<V*>(data.mutable_data());
+  int64_t nnz;
+  {
+    py::gil_scoped_release release;
+    auto t0 = std::chrono::steady_clock::now();
+    nnz = kernelkit::cpu::spgemm_numeric<I, O, V>(sr, a, b, mk, opt, plan, ip, ix, dp);
+    if (getenv("KK_TIMING")) fprintf(stderr, "numeric %.3f\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  if (nnz < 0) throw py::type_error("semiring not defined for this value type");
+  if (nnz < bound) {  // exact zeros were dropped: trim to size
+    py::slice keep(0, nnz, 1);
+    return py::make_tuple(indptr, py::array(indices[keep]).attr("copy")(),
+                          py::array(data[keep]).attr("copy")());
+  }
+  return py::make_tuple(indptr, indices, data);
+}
+
+template <class I, class V>
+py::tuple spgemm_typed(kernelkit::sparse::Semiring sr, const kernelkit::cpu::CsrRef<I>& a,
+                       const kernelkit::cpu::CsrRef<I>& b, const kernelkit::cpu::CsrRef<I>& mk,
+                       const kernelkit::cpu::SpgemmOptions& opt, const py::dtype& vdtype) {
+  kernelkit::cpu::SpgemmPlan plan;
+  {
+    py::gil_scoped_release release;
+    auto t0 = std::chrono::steady_clock::now();
+    plan = kernelkit::cpu::spgemm_symbolic<I>(a, b, mk, opt);
+    if (getenv("KK_TIMING")) fprintf(stderr, "symbolic %.3f\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  const int64_t i32max = std::numeric_limits<int32_t>::max();
+  if constexpr (std::is_same_v<I, int32_t>) {
+    if (plan.offsets.back() <= i32max)
+      return spgemm_fill<I, int32_t, V>(sr, a, b, mk, opt, plan, vdtype);
+  }
+  return spgemm_fill<I, int64_t, V>(sr, a, b, mk, opt, plan, vdtype);
+}
+
+template <class I>
+py::tuple spgemm_index(int semiring, py::array a_indptr, py::array a_indices, py::array a_data,
+                       int64_t a_rows, int64_t a_cols, py::array b_indptr, py::array b_indices,
+                       py::array b_data, int64_t b_cols, py::object mask, bool complement,
+                       bool sort, int64_t heavy_min_products) {
+  using kernelkit::cpu::CsrRef;
+  CsrRef<I> a = csr_ref<I>(a_indptr, a_indices, &a_data, a_rows, a_cols, "A");
+  CsrRef<I> b = csr_ref<I>(b_indptr, b_indices, &b_data, a_cols, b_cols, "B");
+  if (!a_data.dtype().is(b_data.dtype()))
+    throw std::invalid_argument("A and B must have the same value dtype");
+  kernelkit::cpu::SpgemmOptions opt;
+  opt.complement = complement;
+  opt.sort = sort;
+  opt.heavy_min_products = heavy_min_products;
+  CsrRef<I> mk;
+  if (!mask.is_none()) {
+    auto t = mask.cast<py::tuple>();
+    mk = csr_ref<I>(t[0].cast<py::array>(), t[1].cast<py::array>(), nullptr,
+                    t[2].cast<int64_t>(), t[3].cast<int64_t>(), "mask");
+    opt.has_mask = true;
+  }
+  auto sr = static_cast<kernelkit::sparse::Semiring>(semiring);
+  py::dtype vd = a_data.dtype();
+  switch (vd.num()) {
+    case NPY_FLOAT: return spgemm_typed<I, float>(sr, a, b, mk, opt, vd);
+    case NPY_DOUBLE: return spgemm_typed<I, double>(sr, a, b, mk, opt, vd);
+    case NPY_CFLOAT: return spgemm_typed<I, std::complex<float>>(sr, a, b, mk, opt, vd);
+    case NPY_CDOUBLE: return spgemm_typed<I, std::complex<double>>(sr, a, b, mk, opt, vd);
+    case NPY_BOOL: return spgemm_typed<I, uint8_t>(sr, a, b, mk, opt, vd);
+    default: throw py::type_error("unsupported value dtype");
+  }
 }
 
 }  // namespace
@@ -64,4 +180,22 @@ PYBIND11_MODULE(_core, m) {
         return py::make_tuple(a, b);
       },
       "Test hook: (streamlined, general) log I (kind=+1) or log K (kind=-1) for v >= 20.");
+  m.def(
+      "spgemm",
+      [](int semiring, py::array a_indptr, py::array a_indices, py::array a_data, int64_t a_rows,
+         int64_t a_cols, py::array b_indptr, py::array b_indices, py::array b_data,
+         int64_t b_cols, py::object mask, bool complement, bool sort,
+         int64_t heavy_min_products) {
+        if (semiring < 0 || semiring > 5) throw std::invalid_argument("unknown semiring code");
+        auto args = std::make_tuple(semiring, a_indptr, a_indices, a_data, a_rows, a_cols,
+                                    b_indptr, b_indices, b_data, b_cols, mask, complement, sort,
+                                    heavy_min_products);
+        if (a_indices.dtype().is(py::dtype::of<int32_t>()))
+          return std::apply(spgemm_index<int32_t>, args);
+        if (a_indices.dtype().is(py::dtype::of<int64_t>()))
+          return std::apply(spgemm_index<int64_t>, args);
+        throw py::type_error("index arrays must be int32 or int64");
+      },
+      "C = A B over a semiring (internal; use kernelkit.sparse.spgemm). Returns (indptr, "
+      "indices, data) of C.");
 }

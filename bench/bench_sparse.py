@@ -1,0 +1,117 @@
+"""SpGEMM speed and peak memory: kernelkit.sparse against SciPy and SuiteSparse:GraphBLAS.
+
+python bench/bench_sparse.py [case ...]   -> Markdown table (cases from bench/sparse_suite.py)
+
+Sorted output on every side: SciPy's ``A @ B`` followed by ``sort_indices()``; GraphBLAS's
+``mxm`` followed by ``wait()`` (which finishes its lazy sort), with its JIT switched on and
+pointed at the machine's gcc (``gb.ss.config["jit_c_control"] = "on"``,
+``gb.ss.config["jit_c_compiler_name"] = shutil.which("gcc")``; the first call per kernel
+compiles, so every library gets one warm-up call). Times are medians of 3 after the warm-up,
+all threads (OpenMP for kernelkit, GraphBLAS's own threads; SciPy is single-threaded).
+GFLOPS = 2 x products / time. Peak memory = the rise of the process's peak RSS (VmHWM, reset
+through /proc/self/clear_refs) over the RSS before the call, after malloc_trim.
+"""
+import ctypes
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sparse_suite  # noqa: E402
+
+from kernelkit.sparse import matmul  # noqa: E402
+
+try:
+    import graphblas as gb
+    gb.init("suitesparse", blocking=False)
+    gb.ss.config["nthreads"] = os.cpu_count()
+    if shutil.which("gcc"):
+        gb.ss.config["jit_c_compiler_name"] = shutil.which("gcc")
+        gb.ss.config["jit_c_control"] = "on"
+except ImportError:
+    gb = None
+
+_libc = ctypes.CDLL("libc.so.6")
+
+
+def rss_kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def peak_mib(f):
+    """Rise of the peak resident set while f runs (MiB); the result is dropped before return."""
+    _libc.malloc_trim(0)
+    before = rss_kib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    out = f()
+    peak = rss_kib("VmHWM")
+    del out
+    return (peak - before) / 1024
+
+
+def median_time(f, repeats=3):
+    f()   # warm-up (GraphBLAS's JIT compiles here)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = f()
+        times.append(time.perf_counter() - t0)
+        del out
+    return float(np.median(times))
+
+
+def scipy_sorted(a, b):
+    c = a @ b
+    c.sort_indices()
+    return c
+
+
+def graphblas_sorted(ga, gb_):
+    c = ga.mxm(gb_).new()
+    c.wait()
+    return c
+
+
+def main(cases):
+    print(f"machine: {os.cpu_count()} CPUs; kernelkit threads: all; GraphBLAS "
+          f"{'JIT on' if gb else 'not installed'}\n")
+    print("| case | products | nnz(C) | products/nnz | kernelkit ms | GFLOPS | SciPy ms | vs SciPy "
+          "| GraphBLAS ms | vs GraphBLAS | peak MiB kk / SciPy / GrB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    ratios_sp, ratios_gb = [], []
+    for name in cases:
+        a = sparse_suite.make(name)
+        for label, b in (("A A", a), ("A A^T", a.T.tocsr())):
+            prods = sparse_suite.products(a, b)
+            c = matmul(a, b)
+            t_kk = median_time(lambda: matmul(a, b))
+            t_sp = median_time(lambda: scipy_sorted(a, b))
+            m_kk = peak_mib(lambda: matmul(a, b))
+            m_sp = peak_mib(lambda: scipy_sorted(a, b))
+            t_gb = m_gb = float("nan")
+            if gb is not None:
+                ga, gbb = gb.io.from_scipy_sparse(a), gb.io.from_scipy_sparse(b)
+                t_gb = median_time(lambda: graphblas_sorted(ga, gbb))
+                m_gb = peak_mib(lambda: graphblas_sorted(ga, gbb))
+                ratios_gb.append(t_gb / t_kk)
+            ratios_sp.append(t_sp / t_kk)
+            print(f"| {name} {label} | {prods:.3g} | {c.nnz:.3g} | {prods / max(c.nnz, 1):.2f} "
+                  f"| {t_kk * 1e3:.0f} | {2 * prods / t_kk / 1e9:.2f} | {t_sp * 1e3:.0f} "
+                  f"| {t_sp / t_kk:.2f}x | {t_gb * 1e3:.0f} | {t_gb / t_kk:.2f}x "
+                  f"| {m_kk:.0f} / {m_sp:.0f} / {m_gb:.0f} |", flush=True)
+            del c, b
+    geo = lambda r: float(np.exp(np.mean(np.log(r)))) if r else float("nan")  # noqa: E731
+    print(f"\ngeometric mean: {geo(ratios_sp):.2f}x SciPy, {geo(ratios_gb):.2f}x GraphBLAS; "
+          f"slowest case vs SciPy {min(ratios_sp):.2f}x")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or sparse_suite.NAMES)

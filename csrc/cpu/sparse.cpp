@@ -1,0 +1,664 @@
+// Row-wise SpGEMM on the CPU: C = A B over a semiring, Gustavson order, partial products merged
+// into a per-row accumulator as they are generated (a hash table sized from the row's product
+// count, or a dense array when the row could touch a large part of C's columns).
+//
+// Two phases: the symbolic one counts each row's distinct columns so C is allocated exactly
+// once (peak memory = C, as SciPy); the numeric one fills each row at its offset and sorts it
+// while it is in cache. Rows are split into chunks of about equal work (products) handed out
+// dynamically; a row holding a large share of all products is spread over all threads with
+// one table updated by atomics, so it never serialises the product.
+#include "cpu/sparse.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace kernelkit::cpu {
+namespace {
+using namespace kernelkit::sparse;
+
+int thread_count() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+// ---- validation ----------------------------------------------------------------------------
+
+// Throws std::invalid_argument naming the first problem found; returns whether every row's
+// column indices are sorted.
+template <class I>
+bool check_csr(const CsrRef<I>& m, const char* name) {
+  auto fail = [&](const std::string& why) {
+    throw std::invalid_argument(std::string(name) + ": malformed CSR: " + why);
+  };
+  if (m.indptr[0] != 0) fail("indptr[0] = " + std::to_string(m.indptr[0]) + ", expected 0");
+  if (int64_t(m.indptr[m.rows]) != m.nnz)
+    fail("indptr[-1] = " + std::to_string(m.indptr[m.rows]) + " but there are " +
+         std::to_string(m.nnz) + " stored entries");
+  int64_t bad_row = -1;
+#pragma omp parallel for schedule(static) reduction(max : bad_row)
+  for (int64_t i = 0; i < m.rows; ++i)
+    if (m.indptr[i + 1] < m.indptr[i]) bad_row = std::max(bad_row, i);
+  if (bad_row >= 0) fail("indptr decreases at row " + std::to_string(bad_row));
+  int64_t bad_pos = -1;
+  int unsorted = 0;
+#pragma omp parallel for schedule(static) reduction(max : bad_pos, unsorted)
+  for (int64_t i = 0; i < m.rows; ++i)
+    for (I p = m.indptr[i]; p < m.indptr[i + 1]; ++p) {
+      if (m.indices[p] < 0 || m.indices[p] >= m.cols) bad_pos = std::max<int64_t>(bad_pos, p);
+      if (p > m.indptr[i] && m.indices[p] < m.indices[p - 1]) unsorted = 1;
+    }
+  if (bad_pos >= 0)
+    fail("column index " + std::to_string(m.indices[bad_pos]) + " at position " +
+         std::to_string(bad_pos) + " is outside [0, " + std::to_string(m.cols) + ")");
+  return !unsorted;
+}
+
+// Column windows narrower than this use the dense accumulator (8 bytes of stamp per column:
+// 64K columns = 512 KiB, within L2).
+constexpr int64_t kDenseWindow = 1 << 16;
+
+// ---- per-thread accumulators ---------------------------------------------------------------
+
+template <class I, class V>
+struct Workspace {
+  // Hash table: between rows every slot is empty (key -1, state kEmpty).
+  std::vector<I> keys;
+  std::vector<uint8_t> state;
+  std::vector<V> vals;
+  std::vector<int64_t> used;     // slots taken in the current row, so emit and reset skip the rest
+  std::vector<uint64_t> packed;  // (column << 32 | slot) for sorting a row's entries
+  std::vector<uint64_t> sort_tmp;
+  std::vector<I> sort_tmp_cols;
+  std::vector<uint32_t> sort_counts;
+  // Dense accumulator over a window [lo, lo + width) of C's columns: stamp[j - lo] == i marks
+  // column j as produced in row i. Stamps are row numbers, so entries left by earlier rows
+  // (whatever their window) never match and nothing is ever cleared.
+  std::vector<I> stamp, mask_stamp;
+  std::vector<V> dense;
+  std::vector<I> touched;
+  void reserve_hash(int bits, bool values) {
+    size_t t = size_t(1) << bits;
+    if (keys.size() < t) {
+      keys.assign(t, I(-1));
+      state.assign(t, kEmpty);
+      used.resize(t / 2 + 1);
+      packed.resize(t / 2 + 1);
+    }
+    if (values && vals.size() < t) vals.resize(t);
+  }
+  void reserve_dense(int64_t width, int64_t touch, bool values, bool mask) {
+    if (int64_t(stamp.size()) < width) stamp.resize(width, I(-1));
+    if (mask && int64_t(mask_stamp.size()) < width) mask_stamp.resize(width, I(-1));
+    if (values && int64_t(dense.size()) < width) dense.resize(width);
+    if (int64_t(touched.size()) < touch) touched.resize(touch);
+  }
+};
+
+template <class I>
+inline int64_t probe(const I* keys, uint64_t mask, int bits, I j) {
+  uint64_t s = hash_slot(j, bits);
+  while (keys[s] != j && keys[s] != I(-1)) s = (s + 1) & mask;
+  return int64_t(s);
+}
+
+template <class T>
+void insertion_sort(T* a, int64_t n) {
+  for (int64_t t = 1; t < n; ++t) {
+    T c = a[t];
+    int64_t u = t - 1;
+    while (u >= 0 && a[u] > c) {
+      a[u + 1] = a[u];
+      --u;
+    }
+    a[u + 1] = c;
+  }
+}
+
+// Sorts a row's column keys (or packed column << 32 | slot words). Short rows: insertion sort.
+// Longer ones: one counting pass into about n/2 buckets by value, then each bucket sorted on
+// its own (insertion sort, or std::sort for a crowded bucket), so a row costs O(n) for
+// spread-out columns and O(n log n) at worst, without std::sort's mispredicted branches.
+template <class T>
+void sort_keys(T* a, int64_t n, std::vector<T>& tmp, std::vector<uint32_t>& counts) {
+  if (n <= 32) return insertion_sort(a, n);
+  T lo = a[0], hi = a[0];
+  for (int64_t t = 1; t < n; ++t) {
+    lo = std::min(lo, a[t]);
+    hi = std::max(hi, a[t]);
+  }
+  const uint64_t range = uint64_t(hi) - uint64_t(lo);
+  int shift = 0;
+  while ((range >> shift) >= uint64_t(n / 2)) ++shift;
+  const size_t nb = size_t(range >> shift) + 1;
+  counts.assign(nb + 1, 0);
+  for (int64_t t = 0; t < n; ++t) ++counts[((uint64_t(a[t]) - uint64_t(lo)) >> shift) + 1];
+  for (size_t b = 0; b < nb; ++b) counts[b + 1] += counts[b];
+  if (int64_t(tmp.size()) < n) tmp.resize(n);
+  for (int64_t t = 0; t < n; ++t)
+    tmp[counts[(uint64_t(a[t]) - uint64_t(lo)) >> shift]++] = a[t];
+  // counts[b] now ends bucket b; buckets start at counts[b - 1] (0 for the first).
+  uint32_t begin = 0;
+  for (size_t b = 0; b < nb; ++b) {
+    const uint32_t end = counts[b];
+    if (end - begin > 32) std::sort(tmp.data() + begin, tmp.data() + end);
+    else insertion_sort(tmp.data() + begin, int64_t(end - begin));
+    begin = end;
+  }
+  std::copy(tmp.data(), tmp.data() + n, a);
+}
+
+template <class V>
+inline bool is_zero(V v) { return v == V(0); }
+
+// Writes the produced entries of a finished hash table to (idx, val), sorted if asked, and
+// returns how many (after dropping exact zeros when the semiring does); Num = false: only counts.
+template <class I, class O, class V, class SR, bool Num>
+int64_t emit_table(const I* keys, const uint8_t* state, const V* vals, int bits, bool sort,
+                   O* idx, V* val) {
+  const int64_t t = int64_t(1) << bits;
+  int64_t c = 0;
+  if constexpr (!Num) {
+    for (int64_t s = 0; s < t; ++s) c += state[s] == kHit;
+    return c;
+  }
+  if (!sort) {
+    for (int64_t s = 0; s < t; ++s) {
+      if (state[s] != kHit || (SR::drop_zeros && is_zero(vals[s]))) continue;
+      idx[c] = O(keys[s]);
+      val[c++] = vals[s];
+    }
+    return c;
+  }
+  for (int64_t s = 0; s < t; ++s)
+    if (state[s] == kHit) idx[c++] = O(keys[s]);
+  if (c <= 32) insertion_sort(idx, c);
+  else std::sort(idx, idx + c);
+  const uint64_t mask = uint64_t(t) - 1;
+  int64_t w = 0;
+  for (int64_t u = 0; u < c; ++u) {
+    V v = vals[probe(keys, mask, bits, I(idx[u]))];
+    if (SR::drop_zeros && is_zero(v)) continue;
+    idx[w] = idx[u];
+    val[w++] = v;
+  }
+  return w;
+}
+
+// Software prefetch of the B rows a few A entries ahead (A's entries are contiguous across
+// rows, so the look-ahead runs on into the next rows): random B rows (Erdos-Renyi, R-MAT) are
+// cache misses otherwise, each a chain of two dependent loads (indptr, then the row).
+template <class I, class V, bool Num>
+inline void prefetch_b_rows(const CsrRef<I>& a, const CsrRef<I>& b, int64_t p) {
+  constexpr int64_t kFar = 16, kNear = 6;
+  if (p + kFar < a.nnz) __builtin_prefetch(b.indptr + a.indices[p + kFar]);
+  if (p + kNear < a.nnz) {
+    const I q = b.indptr[a.indices[p + kNear]];
+    __builtin_prefetch(b.indices + q);
+    if constexpr (Num) __builtin_prefetch(static_cast<const V*>(b.data) + q);
+  }
+}
+
+// Keys a row's table must hold: the mask's columns (not complemented), else every column the
+// products can reach plus the complemented mask's.
+template <class I>
+int64_t table_keys(const CsrRef<I>& b, const CsrRef<I>& m, const SpgemmOptions& opt, int64_t i,
+                   int64_t products) {
+  int64_t mlen = opt.has_mask ? int64_t(m.indptr[i + 1] - m.indptr[i]) : 0;
+  if (opt.has_mask && !opt.complement) return std::min(mlen, b.cols);
+  return std::min(products, b.cols) + mlen;
+}
+
+// ---- one row, one thread -------------------------------------------------------------------
+
+template <class I, class O, class V, class SR, bool Num>
+int64_t row_hash(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& m,
+                 const SpgemmOptions& opt, int64_t i, int bits, Workspace<I, V>& ws, O* idx,
+                 V* val) {
+  ws.reserve_hash(bits, Num);
+  I* keys = ws.keys.data();
+  uint8_t* st = ws.state.data();
+  V* vals = ws.vals.data();
+  int64_t* used = ws.used.data();
+  int64_t nused = 0;
+  const uint64_t mask = (uint64_t(1) << bits) - 1;
+  const V* ad = static_cast<const V*>(a.data);
+  const V* bd = static_cast<const V*>(b.data);
+  if (opt.has_mask) {
+    const uint8_t mark = opt.complement ? kForbidden : kAllowed;
+    for (I q = m.indptr[i]; q < m.indptr[i + 1]; ++q) {
+      int64_t s = probe(keys, mask, bits, m.indices[q]);
+      if (keys[s] != I(-1)) continue;  // duplicate in the mask
+      keys[s] = m.indices[q];
+      st[s] = mark;
+      used[nused++] = s;
+      if constexpr (Num) vals[s] = SR::identity();
+    }
+  }
+  const bool open = !opt.has_mask || opt.complement;  // may products create keys?
+  int64_t hits = 0;
+  for (I p = a.indptr[i]; p < a.indptr[i + 1]; ++p) {
+    prefetch_b_rows<I, V, Num>(a, b, p);
+    const I k = a.indices[p];
+    V av{};
+    if constexpr (Num) av = ad[p];
+    for (I q = b.indptr[k]; q < b.indptr[k + 1]; ++q) {
+      const I j = b.indices[q];
+      int64_t s = probe(keys, mask, bits, j);
+      if (keys[s] == I(-1)) {
+        if (!open) continue;
+        keys[s] = j;
+        st[s] = kHit;
+        used[nused++] = s;
+        ++hits;
+        if constexpr (Num) vals[s] = SR::add(SR::identity(), SR::mul(av, bd[q]));
+        continue;
+      }
+      if (st[s] == kForbidden) continue;
+      if (st[s] == kAllowed) {
+        st[s] = kHit;
+        ++hits;
+      }
+      if constexpr (Num) vals[s] = SR::add(vals[s], SR::mul(av, bd[q]));
+    }
+  }
+  int64_t w = hits;
+  if constexpr (Num) {
+    // Gather the produced entries; sort them by column as packed (column << 32 | slot)
+    // integers when columns fit 32 bits, so no second probe is needed for the values.
+    w = 0;
+    if (!opt.sort) {
+      for (int64_t u = 0; u < nused; ++u) {
+        int64_t s = used[u];
+        if (st[s] != kHit || (SR::drop_zeros && is_zero(vals[s]))) continue;
+        idx[w] = O(keys[s]);
+        val[w++] = vals[s];
+      }
+    } else if (b.cols <= (int64_t(1) << 32)) {
+      uint64_t* pk = ws.packed.data();
+      int64_t c = 0;
+      for (int64_t u = 0; u < nused; ++u) {
+        int64_t s = used[u];
+        if (st[s] == kHit) pk[c++] = (uint64_t(keys[s]) << 32) | uint64_t(s);
+      }
+      sort_keys(pk, c, ws.sort_tmp, ws.sort_counts);
+      for (int64_t u = 0; u < c; ++u) {
+        int64_t s = int64_t(pk[u] & 0xffffffffu);
+        if (SR::drop_zeros && is_zero(vals[s])) continue;
+        idx[w] = O(keys[s]);
+        val[w++] = vals[s];
+      }
+    } else {
+      w = emit_table<I, O, V, SR, true>(keys, st, vals, bits, true, idx, val);
+    }
+  }
+  for (int64_t u = 0; u < nused; ++u) {
+    keys[used[u]] = I(-1);
+    st[used[u]] = kEmpty;
+  }
+  return w;
+}
+
+template <class I, class O, class V, class SR, bool Num>
+int64_t row_dense(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& m,
+                  const SpgemmOptions& opt, int64_t i, int64_t products, I lo, int64_t width,
+                  Workspace<I, V>& ws, O* idx, V* val) {
+  ws.reserve_dense(width, std::min(products, width), Num, opt.has_mask);
+  I* stamp = ws.stamp.data();
+  I* mstamp = ws.mask_stamp.data();
+  V* acc = ws.dense.data();
+  I* touched = ws.touched.data();
+  const I row = I(i);
+  const V* ad = static_cast<const V*>(a.data);
+  const V* bd = static_cast<const V*>(b.data);
+  if (opt.has_mask)
+    for (I q = m.indptr[i]; q < m.indptr[i + 1]; ++q) {
+      const int64_t u = int64_t(m.indices[q]) - lo;
+      if (u >= 0 && u < width) mstamp[u] = row;  // mask columns outside the window: no product
+    }
+  int64_t c = 0;
+  for (I p = a.indptr[i]; p < a.indptr[i + 1]; ++p) {
+    prefetch_b_rows<I, V, Num>(a, b, p);
+    const I k = a.indices[p];
+    V av{};
+    if constexpr (Num) av = ad[p];
+    for (I q = b.indptr[k]; q < b.indptr[k + 1]; ++q) {
+      const I u = b.indices[q] - lo;
+      if (opt.has_mask && (mstamp[u] == row) == opt.complement) continue;
+      if (stamp[u] != row) {
+        stamp[u] = row;
+        touched[c++] = u;
+        if constexpr (Num) acc[u] = SR::add(SR::identity(), SR::mul(av, bd[q]));
+      } else {
+        if constexpr (Num) acc[u] = SR::add(acc[u], SR::mul(av, bd[q]));
+      }
+    }
+  }
+  if constexpr (!Num) return c;
+  int64_t w = 0;
+  auto put = [&](I u) {
+    if (SR::drop_zeros && is_zero(acc[u])) return;
+    idx[w] = O(u + lo);
+    val[w++] = acc[u];
+  };
+  if (opt.sort && c > 64 && c * 8 > width) {
+    for (int64_t u = 0; u < width; ++u)  // a dense row: a scan is cheaper than a sort
+      if (stamp[u] == row) put(I(u));
+  } else {
+    if (opt.sort) sort_keys(touched, c, ws.sort_tmp_cols, ws.sort_counts);
+    for (int64_t u = 0; u < c; ++u) put(touched[u]);
+  }
+  return w;
+}
+
+// One pass over A's row gives the row's product count and the window of columns it can
+// reach (first and last column of each B row used, so only for B with sorted rows). Narrow
+// windows (stencils, banded, small n: the
+// touched part stays in cache) use the dense accumulator, others a hash table.
+template <class I, class O, class V, class SR, bool Num>
+int64_t row_one_thread(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& m,
+                       const SpgemmOptions& opt, bool b_sorted, int64_t i, Workspace<I, V>& ws,
+                       O* idx, V* val) {
+  int64_t products = 0;
+  I lo = I(b.cols), hi = I(0);
+  for (I p = a.indptr[i]; p < a.indptr[i + 1]; ++p) {
+    // This pass takes the cache misses on B's rows: start the next rows' (and the values')
+    // loads now.
+    if (p + 16 < a.nnz) __builtin_prefetch(b.indptr + a.indices[p + 16]);
+    if (p + 4 < a.nnz) __builtin_prefetch(b.indices + b.indptr[a.indices[p + 4]]);
+    const I k = a.indices[p];
+    const I begin = b.indptr[k], end = b.indptr[k + 1];
+    if constexpr (Num) __builtin_prefetch(static_cast<const V*>(b.data) + begin);
+    if (begin == end) continue;
+    products += end - begin;
+    lo = std::min(lo, b.indices[begin]);
+    hi = std::max(hi, b.indices[end - 1]);
+  }
+  if (products == 0) return 0;
+  const int bits = table_bits(table_keys(b, m, opt, i, products));
+  const int64_t width = int64_t(hi) - int64_t(lo) + 1;
+  if (b_sorted && width <= std::max<int64_t>(kDenseWindow, 16 * (int64_t(1) << bits)))
+    return row_dense<I, O, V, SR, Num>(a, b, m, opt, i, products, lo, width, ws, idx, val);
+  return row_hash<I, O, V, SR, Num>(a, b, m, opt, i, bits, ws, idx, val);
+}
+
+// ---- one heavy row, all threads, one table with atomics ------------------------------------
+
+template <class T, class F>
+inline void atomic_update(T* p, T x, F op) {
+  using U = std::conditional_t<sizeof(T) == 8, uint64_t, uint32_t>;
+  U* bits = reinterpret_cast<U*>(p);
+  U old = __atomic_load_n(bits, __ATOMIC_RELAXED);
+  for (;;) {
+    T cur, next;
+    std::memcpy(&cur, &old, sizeof(T));
+    next = op(cur, x);
+    U want;
+    std::memcpy(&want, &next, sizeof(T));
+    if (__atomic_compare_exchange_n(bits, &old, want, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+      return;
+  }
+}
+
+template <class SR, class T>
+inline void atomic_combine(T* p, T x) {
+  atomic_update(p, x, [](T u, T v) { return SR::add(u, v); });
+}
+template <class SR, class T>
+inline void atomic_combine(std::complex<T>* p, std::complex<T> x) {  // plus_times only
+  T* parts = reinterpret_cast<T*>(p);
+  atomic_update(parts, x.real(), [](T u, T v) { return u + v; });
+  atomic_update(parts + 1, x.imag(), [](T u, T v) { return u + v; });
+}
+template <class SR>
+inline void atomic_combine(uint8_t* p, uint8_t x) {  // or (bool plus and or_and)
+  __atomic_fetch_or(p, x, __ATOMIC_RELAXED);
+}
+
+template <class I, class O, class V, class SR, bool Num>
+int64_t row_shared(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& m,
+                   const SpgemmOptions& opt, int64_t i, int64_t products, O* idx, V* val) {
+  const int bits = table_bits(table_keys(b, m, opt, i, products));
+  const size_t t = size_t(1) << bits;
+  const uint64_t mask = t - 1;
+  std::vector<I> keys(t, I(-1));
+  std::vector<uint8_t> st(t, kEmpty);
+  std::vector<V> vals(Num ? t : 0, SR::identity());
+  const V* ad = static_cast<const V*>(a.data);
+  const V* bd = static_cast<const V*>(b.data);
+  if (opt.has_mask) {
+    const uint8_t mark = opt.complement ? kForbidden : kAllowed;
+    for (I q = m.indptr[i]; q < m.indptr[i + 1]; ++q) {
+      int64_t s = probe(keys.data(), mask, bits, m.indices[q]);
+      keys[s] = m.indices[q];
+      st[s] = mark;
+    }
+  }
+  const bool open = !opt.has_mask || opt.complement;
+  I* kp = keys.data();
+  uint8_t* sp = st.data();
+  V* vp = vals.data();
+#pragma omp parallel for schedule(dynamic, 16)
+  for (I p = a.indptr[i]; p < a.indptr[i + 1]; ++p) {
+    const I k = a.indices[p];
+    V av{};
+    if constexpr (Num) av = ad[p];
+    for (I q = b.indptr[k]; q < b.indptr[k + 1]; ++q) {
+      const I j = b.indices[q];
+      uint64_t s = hash_slot(j, bits);
+      bool found = false;
+      for (;;) {  // find j's slot, claiming an empty one with compare-and-swap if allowed
+        I cur = __atomic_load_n(&kp[s], __ATOMIC_ACQUIRE);
+        if (cur == j) { found = true; break; }
+        if (cur == I(-1)) {
+          if (!open) break;
+          I expected = I(-1);
+          if (__atomic_compare_exchange_n(&kp[s], &expected, j, false, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE) || expected == j) {
+            found = true;
+            break;
+          }
+        }
+        s = (s + 1) & mask;
+      }
+      if (!found || __atomic_load_n(&sp[s], __ATOMIC_RELAXED) == kForbidden) continue;
+      __atomic_store_n(&sp[s], uint8_t(kHit), __ATOMIC_RELAXED);
+      if constexpr (Num) atomic_combine<SR>(&vp[s], SR::mul(av, bd[q]));
+    }
+  }
+  return emit_table<I, O, V, SR, Num>(kp, sp, vp, bits, opt.sort, idx, val);
+}
+
+// ---- driver --------------------------------------------------------------------------------
+
+// Runs row(i, ws) over all rows: heavy rows first, one at a time (each spread over all
+// threads by heavy(i)), then the rest in chunks of about equal work, dynamically scheduled.
+template <class I, class V, class RowFn, class HeavyFn>
+void for_rows(const SpgemmPlan& plan, RowFn row, HeavyFn heavy) {
+  for (int64_t i : plan.heavy_rows) heavy(i);
+  const int64_t chunks = int64_t(plan.chunk_begin.size()) - 1;
+  const auto& hv = plan.heavy_rows;
+#pragma omp parallel
+  {
+    Workspace<I, V> ws;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t c = 0; c < chunks; ++c) {
+      auto next_heavy = std::lower_bound(hv.begin(), hv.end(), plan.chunk_begin[c]);
+      for (int64_t i = plan.chunk_begin[c]; i < plan.chunk_begin[c + 1]; ++i) {
+        if (next_heavy != hv.end() && *next_heavy == i) {
+          ++next_heavy;
+          continue;
+        }
+        row(i, ws);
+      }
+    }
+  }
+}
+
+template <class I>
+int64_t products_of_row(const CsrRef<I>& a, const CsrRef<I>& b, int64_t i) {
+  return row_products(a.indptr, a.indices, b.indptr, i);
+}
+
+}  // namespace
+
+template <class I>
+SpgemmPlan spgemm_symbolic(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& m,
+                           const SpgemmOptions& opt) {
+  if (a.cols != b.rows)
+    throw std::invalid_argument("shape mismatch: A has " + std::to_string(a.cols) +
+                                " columns, B has " + std::to_string(b.rows) + " rows");
+  if (opt.has_mask && (m.rows != a.rows || m.cols != b.cols))
+    throw std::invalid_argument("mask shape (" + std::to_string(m.rows) + ", " +
+                                std::to_string(m.cols) + ") differs from the product's (" +
+                                std::to_string(a.rows) + ", " + std::to_string(b.cols) + ")");
+  check_csr(a, "A");
+  SpgemmPlan plan;
+  plan.b_sorted = check_csr(b, "B");
+  if (opt.has_mask) check_csr(m, "mask");
+
+  // Products per row, kept in offsets[i + 1] until the counts replace them.
+  const int64_t rows = a.rows;
+  plan.offsets.assign(rows + 1, 0);
+  int64_t* per_row = plan.offsets.data() + 1;
+  int64_t total = 0;
+#pragma omp parallel for schedule(static) reduction(+ : total)
+  for (int64_t i = 0; i < rows; ++i) {
+    per_row[i] = products_of_row(a, b, i);
+    total += per_row[i];
+  }
+  plan.total_products = total;
+
+  // Heavy rows: a share of all products too large for one thread to carry alone.
+  const int threads = thread_count();
+  const int64_t heavy = opt.heavy_min_products > 0 ? opt.heavy_min_products
+                        : threads > 1 ? std::max<int64_t>(int64_t(1) << 16, total / (4 * threads))
+                                      : INT64_MAX;
+  for (int64_t i = 0; i < rows; ++i)
+    if (per_row[i] >= heavy) plan.heavy_rows.push_back(i);
+
+  // Chunks of about equal cost (products plus a small per-row overhead).
+  const int64_t nchunks = std::max<int64_t>(1, std::min<int64_t>(rows, 16 * threads));
+  plan.chunk_begin.assign(1, 0);
+  const double per_chunk = double(total + 4 * rows) / double(nchunks);
+  double acc = 0;
+  for (int64_t i = 0; i < rows; ++i) {
+    acc += double(per_row[i] + 4);
+    if (acc >= per_chunk * double(plan.chunk_begin.size()) && i + 1 < rows)
+      plan.chunk_begin.push_back(i + 1);
+  }
+  plan.chunk_begin.push_back(rows);
+
+  // Exact row sizes (before dropping zeros), then offsets.
+  using Sym = OrAnd;  // the semiring does not matter for the pattern
+  const bool b_sorted = plan.b_sorted;
+  for_rows<I, uint8_t>(
+      plan,
+      [&](int64_t i, Workspace<I, uint8_t>& ws) {
+        per_row[i] = row_one_thread<I, I, uint8_t, Sym, false>(a, b, m, opt, b_sorted, i, ws,
+                                                               nullptr, nullptr);
+      },
+      [&](int64_t i) {
+        per_row[i] = row_shared<I, I, uint8_t, Sym, false>(a, b, m, opt, i, per_row[i],
+                                                           nullptr, nullptr);
+      });
+  for (int64_t i = 0; i < rows; ++i) plan.offsets[i + 1] += plan.offsets[i];
+  return plan;
+}
+
+namespace {
+template <class I, class O, class V, class SR>
+int64_t numeric_impl(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& m,
+                     const SpgemmOptions& opt, const SpgemmPlan& plan, O* indptr, O* indices,
+                     V* data) {
+  const int64_t rows = a.rows;
+  const int64_t* off = plan.offsets.data();
+  // Row i's entry count lands in indptr[i + 1] first; the pass below turns counts into offsets.
+  O* kept = indptr + 1;
+  const bool b_sorted = plan.b_sorted;
+  for_rows<I, V>(
+      plan,
+      [&](int64_t i, Workspace<I, V>& ws) {
+        kept[i] = O(row_one_thread<I, O, V, SR, true>(a, b, m, opt, b_sorted, i, ws,
+                                                      indices + off[i], data + off[i]));
+      },
+      [&](int64_t i) {
+        kept[i] = O(row_shared<I, O, V, SR, true>(a, b, m, opt, i, products_of_row(a, b, i),
+                                                  indices + off[i], data + off[i]));
+      });
+  // Rows that dropped exact zeros leave gaps: close them (moving left, in order).
+  int64_t nnz = 0;
+  indptr[0] = 0;
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t k = int64_t(kept[i]);
+    if (nnz != off[i] && k > 0) {
+      std::memmove(indices + nnz, indices + off[i], size_t(k) * sizeof(O));
+      std::memmove(static_cast<void*>(data + nnz), data + off[i], size_t(k) * sizeof(V));
+    }
+    nnz += k;
+    indptr[i + 1] = O(nnz);
+  }
+  return nnz;
+}
+}  // namespace
+
+template <class I, class O, class V>
+int64_t spgemm_numeric(Semiring sr, const CsrRef<I>& a, const CsrRef<I>& b,
+                       const CsrRef<I>& m, const SpgemmOptions& opt, const SpgemmPlan& plan,
+                       O* indptr, O* indices, V* data) {
+  constexpr bool is_real = std::is_same_v<V, float> || std::is_same_v<V, double>;
+  switch (sr) {
+    case Semiring::plus_times:
+      return numeric_impl<I, O, V, PlusTimes<V>>(a, b, m, opt, plan, indptr, indices, data);
+    case Semiring::or_and:
+      if constexpr (std::is_same_v<V, uint8_t>)
+        return numeric_impl<I, O, V, OrAnd>(a, b, m, opt, plan, indptr, indices, data);
+      break;
+    case Semiring::min_plus:
+      if constexpr (is_real)
+        return numeric_impl<I, O, V, MinPlus<V>>(a, b, m, opt, plan, indptr, indices, data);
+      break;
+    case Semiring::max_plus:
+      if constexpr (is_real)
+        return numeric_impl<I, O, V, MaxPlus<V>>(a, b, m, opt, plan, indptr, indices, data);
+      break;
+    case Semiring::max_times:
+      if constexpr (is_real)
+        return numeric_impl<I, O, V, MaxTimes<V>>(a, b, m, opt, plan, indptr, indices, data);
+      break;
+    case Semiring::min_times:
+      if constexpr (is_real)
+        return numeric_impl<I, O, V, MinTimes<V>>(a, b, m, opt, plan, indptr, indices, data);
+      break;
+  }
+  return -1;
+}
+
+template SpgemmPlan spgemm_symbolic<int32_t>(const CsrRef<int32_t>&, const CsrRef<int32_t>&,
+                                             const CsrRef<int32_t>&, const SpgemmOptions&);
+template SpgemmPlan spgemm_symbolic<int64_t>(const CsrRef<int64_t>&, const CsrRef<int64_t>&,
+                                             const CsrRef<int64_t>&, const SpgemmOptions&);
+
+#define KK_SPGEMM_NUMERIC(I, O, V)                                                              \
+  template int64_t spgemm_numeric<I, O, V>(Semiring, const CsrRef<I>&, const CsrRef<I>&,       \
+                                           const CsrRef<I>&, const SpgemmOptions&,             \
+                                           const SpgemmPlan&, O*, O*, V*);
+#define KK_SPGEMM_VALUES(I, O)                      \
+  KK_SPGEMM_NUMERIC(I, O, float)                    \
+  KK_SPGEMM_NUMERIC(I, O, double)                   \
+  KK_SPGEMM_NUMERIC(I, O, std::complex<float>)      \
+  KK_SPGEMM_NUMERIC(I, O, std::complex<double>)     \
+  KK_SPGEMM_NUMERIC(I, O, uint8_t)
+KK_SPGEMM_VALUES(int32_t, int32_t)
+KK_SPGEMM_VALUES(int32_t, int64_t)
+KK_SPGEMM_VALUES(int64_t, int64_t)
+
+}  // namespace kernelkit::cpu

@@ -1,0 +1,52 @@
+// CPU entry points of kernelkit.sparse: row-wise hash SpGEMM over a semiring, no Python.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernelkit/sparse/spgemm.hpp"
+
+namespace kernelkit::cpu {
+
+// A CSR matrix (or only its pattern: data may be null). Index type I is int32_t or int64_t.
+template <class I>
+struct CsrRef {
+  int64_t rows = 0, cols = 0, nnz = 0;  // nnz: length of indices (and data)
+  const I* indptr = nullptr;
+  const I* indices = nullptr;
+  const void* data = nullptr;
+};
+
+// The result of the symbolic phase: exact row offsets of C and the work partition.
+struct SpgemmPlan {
+  std::vector<int64_t> offsets;      // rows + 1 entries; offsets.back() = nnz(C) bound
+  std::vector<int64_t> chunk_begin;  // row ranges of about equal work, for the threads
+  std::vector<int64_t> heavy_rows;   // sorted; rows shared by all threads (one atomic table)
+  int64_t total_products = 0;
+  bool b_sorted = true;              // B's rows have sorted columns (enables the dense path)
+};
+
+struct SpgemmOptions {
+  bool has_mask = false;
+  bool complement = false;
+  bool sort = true;
+  // Rows with at least this many products (and a large share of all) are spread over all
+  // threads with one atomic table; <= 0 means the automatic threshold.
+  int64_t heavy_min_products = 0;
+};
+
+// Checks A, B (and the mask) for malformed CSR (throws std::invalid_argument with the reason),
+// counts products, and computes the exact pattern size of every row of C = A B.
+template <class I>
+SpgemmPlan spgemm_symbolic(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& mask,
+                           const SpgemmOptions& opt);
+
+// Fills C's arrays (sized from plan.offsets) and returns nnz(C) after dropping exact zeros
+// (plus_times only); indptr gets rows + 1 entries. V: float, double, std::complex<float|double>
+// or uint8_t (bool). Returns -1 for a (semiring, value type) pair that does not exist.
+template <class I, class O, class V>
+int64_t spgemm_numeric(sparse::Semiring sr, const CsrRef<I>& a, const CsrRef<I>& b,
+                       const CsrRef<I>& mask, const SpgemmOptions& opt, const SpgemmPlan& plan,
+                       O* indptr, O* indices, V* data);
+
+}  // namespace kernelkit::cpu

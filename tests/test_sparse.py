@@ -1,0 +1,316 @@
+"""kernelkit.sparse.spgemm against SciPy and a dense semiring reference."""
+import functools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from kernelkit.sparse import SEMIRINGS, matmul, spgemm
+
+VALUE_DTYPES = [np.float32, np.float64, np.complex64, np.complex128, np.bool_]
+
+
+def random_csr(m, n, density, seed, dtype=np.float64, power_law=False):
+    rng = np.random.default_rng(seed)
+    if power_law:   # row lengths ~ Zipf, so a few rows hold most entries
+        lengths = np.minimum(rng.zipf(1.6, m), n)
+        rows = np.repeat(np.arange(m), lengths)
+        cols = rng.integers(0, n, rows.size)
+    else:
+        nnz = int(density * m * n)
+        rows, cols = rng.integers(0, m, nnz), rng.integers(0, n, nnz)
+    vals = rng.standard_normal(rows.size)
+    if np.dtype(dtype).kind == "c":
+        vals = vals + 1j * rng.standard_normal(rows.size)
+    elif np.dtype(dtype) == np.bool_:
+        vals = rng.random(rows.size) < 0.7
+    a = sp.csr_array((vals.astype(dtype), (rows, cols)), shape=(m, n))
+    a.sum_duplicates()
+    return a
+
+
+def laplacian(n, dims):
+    t = sp.diags_array([-np.ones(n - 1), 2 * np.ones(n), -np.ones(n - 1)], offsets=[-1, 0, 1])
+    out = None
+    for axis in range(dims):
+        term = functools.reduce(sp.kron, [t if a == axis else sp.eye_array(n)
+                                          for a in range(dims)])
+        out = term if out is None else out + term
+    return sp.csr_array(out)
+
+
+def scipy_sorted(a, b):
+    c = sp.csr_array(a @ b)
+    c.sort_indices()
+    return c
+
+
+def assert_same(c, ref, exact=True):
+    assert c.shape == ref.shape
+    assert c.has_sorted_indices
+    np.testing.assert_array_equal(c.indptr, ref.indptr)
+    np.testing.assert_array_equal(c.indices, ref.indices)
+    if exact:
+        np.testing.assert_array_equal(c.data, ref.data)
+    else:
+        rtol = 1e-5 if c.dtype in (np.float32, np.complex64) else 1e-12
+        np.testing.assert_allclose(c.data, ref.data, rtol=rtol, atol=rtol)
+
+
+# -- plus_times == SciPy -----------------------------------------------------------------------
+
+CASES = {
+    "uniform": lambda: (random_csr(300, 400, 0.02, 1), random_csr(400, 250, 0.02, 2)),
+    "power_law": lambda: (random_csr(500, 500, 0, 3, power_law=True),
+                          random_csr(500, 500, 0, 4, power_law=True)),
+    "wide_hash": lambda: (random_csr(200, 300_000, 2e-4, 5), random_csr(300_000, 300_000, 2e-5, 6)),
+    "banded": lambda: (sp.csr_array(sp.diags_array([np.arange(1.0, 901 - abs(o)) for o in
+                                                    range(-4, 5)], offsets=range(-4, 5))),) * 2,
+    "poisson2d": lambda: (laplacian(30, 2),) * 2,
+    "poisson3d": lambda: (laplacian(10, 3),) * 2,
+    "empty_rows_cols": lambda: (sp.csr_array(np.diag([1.0, 0, 2, 0, 0, 3])),
+                                sp.csr_array(np.triu(np.ones((6, 4))))),
+    "zero_by_n": lambda: (sp.csr_array((0, 5)), random_csr(5, 7, 0.5, 7)),
+    "m_by_zero": lambda: (sp.csr_array((4, 0)), sp.csr_array((0, 6))),
+    "no_products": lambda: (sp.csr_array(np.eye(4)[:, :2]), sp.csr_array(np.eye(4)[2:, :])),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_matmul_equals_scipy(case):
+    a, b = CASES[case]()
+    assert_same(matmul(a, b), scipy_sorted(a, b))
+    assert_same(matmul(a, b.T.tocsr()), scipy_sorted(a, b.T.tocsr())) if a.shape[1] == \
+        b.shape[1] else None
+
+
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+def test_value_dtypes(dtype):
+    a, b = random_csr(80, 90, 0.05, 8, dtype), random_csr(90, 70, 0.05, 9, dtype)
+    c = matmul(a, b)
+    assert c.dtype == np.dtype(dtype)
+    assert_same(c, scipy_sorted(a, b), exact=np.dtype(dtype).kind != "c")
+    # Mixed inputs promote like NumPy.
+    wide = b.astype(np.result_type(dtype, np.float64))
+    c2 = matmul(a, wide)
+    assert c2.dtype == wide.dtype
+    assert_same(c2, scipy_sorted(a, wide), exact=False)
+
+
+def test_unsorted_duplicates_explicit_zeros_int64():
+    rng = np.random.default_rng(10)
+    rows = rng.integers(0, 50, 600)
+    cols = rng.integers(0, 60, 600)
+    vals = rng.standard_normal(600)
+    vals[::7] = 0.0                                      # explicit zeros
+    order = rng.permutation(600)                         # unsorted within rows
+    coo_rows, coo_cols, coo_vals = rows[order], cols[order], vals[order]
+    indptr = np.searchsorted(np.sort(coo_rows), np.arange(51)).astype(np.int64)
+    by_row = np.argsort(coo_rows, kind="stable")
+    a = sp.csr_array((coo_vals[by_row], coo_cols[by_row].astype(np.int64), indptr), shape=(50, 60))
+    assert not a.has_canonical_format and a.indices.dtype == np.int64
+    b = random_csr(60, 40, 0.1, 11)
+    ref = scipy_sorted(a, b)
+    c = matmul(a, b)
+    assert_same(c, ref, exact=False)
+    assert not a.has_canonical_format                   # the input is left alone
+    assert c.indices.dtype == np.int32                   # int32 whenever it fits
+    c64 = spgemm(a, b, _index_dtype=np.int64)
+    assert c64.indices.dtype == np.int64
+    assert_same(c64, ref, exact=False)
+
+
+def test_cancellation_dropped_like_scipy():
+    a = sp.csr_array(np.array([[1.0, 1.0], [1.0, 0.0]]))
+    b = sp.csr_array(np.array([[1.0, 2.0], [-1.0, 5.0]]))
+    c = matmul(a, b)
+    ref = scipy_sorted(a, b)
+    assert_same(c, ref)
+    assert c.nnz == 3 and c[0, 0] == 0                   # 1 - 1 = 0 is not stored
+
+
+def test_matrix_or_array_result_and_formats():
+    a, b = random_csr(40, 50, 0.1, 12), random_csr(50, 30, 0.1, 13)
+    assert isinstance(matmul(a, b), sp.csr_array)
+    assert isinstance(matmul(sp.csr_matrix(a), sp.csr_matrix(b)), sp.csr_matrix)
+    assert isinstance(matmul(sp.csr_matrix(a), b), sp.csr_array)
+    for fmt in ("coo", "csc", "lil", "dok", "bsr"):
+        assert_same(matmul(a.asformat(fmt), b.asformat(fmt)), scipy_sorted(a, b), exact=False)
+
+
+def test_unsorted_output_and_threads():
+    a, b = random_csr(400, 500, 0.02, 14, power_law=False), random_csr(500, 300, 0.02, 15)
+    ref = scipy_sorted(a, b)
+    c = spgemm(a, b, sort_indices=False)
+    c.sort_indices()
+    assert_same(c, ref)
+    with threadpool_limits(1):
+        one = matmul(a, b)
+    assert_same(one, matmul(a, b))
+
+
+@pytest.mark.parametrize("semiring", ["plus_times", "min_plus", "max_times", "or_and"])
+def test_heavy_row_path(semiring):
+    # Force every row onto the shared atomic table that heavy rows use.
+    a = random_csr(60, 3000, 0, 16, power_law=True)
+    b = random_csr(3000, 80_000, 1e-3, 17)
+    dtype = None if semiring == "plus_times" else np.float64
+    ref = spgemm(a, b, semiring=semiring)
+    heavy = spgemm(a, b, semiring=semiring, _heavy_row_products=1)
+    assert_same(heavy, ref, exact=semiring not in ("plus_times",))
+    mask = random_csr(60, 80_000, 5e-3, 18)
+    for comp in (False, True):
+        assert_same(spgemm(a, b, semiring=semiring, mask=mask, complement_mask=comp,
+                           _heavy_row_products=1),
+                    spgemm(a, b, semiring=semiring, mask=mask, complement_mask=comp),
+                    exact=semiring != "plus_times")
+    del dtype
+
+
+# -- semirings and masks against a dense reference ---------------------------------------------
+
+def reference(a, b, semiring, mask=None, complement=False):
+    """Dense, loop-by-loop definition: entries over stored k only."""
+    ops = {
+        "plus_times": (np.multiply, np.add), "min_plus": (np.add, np.minimum),
+        "max_plus": (np.add, np.maximum), "max_times": (np.multiply, np.maximum),
+        "min_times": (np.multiply, np.minimum), "or_and": (np.logical_and, np.logical_or),
+    }
+    mul, add = ops[semiring]
+    if semiring == "or_and":
+        a, b = a.astype(bool), b.astype(bool)
+    da, db = a.toarray(), b.toarray()
+    pa, pb = sp.csr_array((np.ones(a.nnz), a.indices, a.indptr), shape=a.shape).toarray() > 0, \
+        sp.csr_array((np.ones(b.nnz), b.indices, b.indptr), shape=b.shape).toarray() > 0
+    pm = None if mask is None else sp.csr_array(
+        (np.ones(mask.nnz), mask.indices, mask.indptr), shape=mask.shape).toarray() > 0
+    rows, cols, vals = [], [], []
+    for i in range(a.shape[0]):
+        for j in range(b.shape[1]):
+            if pm is not None and pm[i, j] == complement:
+                continue
+            ks = np.flatnonzero(pa[i] & pb[:, j])
+            if ks.size == 0:
+                continue
+            v = functools.reduce(add, [mul(da[i, k], db[k, j]) for k in ks])
+            if semiring == "plus_times" and v == 0:
+                continue
+            rows.append(i), cols.append(j), vals.append(v)
+    dtype = np.bool_ if semiring == "or_and" else np.result_type(a.dtype, b.dtype)
+    out = sp.csr_array((np.array(vals, dtype=dtype), (np.array(rows, int), np.array(cols, int))),
+                       shape=(a.shape[0], b.shape[1]))
+    out.sort_indices()
+    return out
+
+
+@pytest.mark.parametrize("semiring", SEMIRINGS)
+@pytest.mark.parametrize("masking", [None, "plain", "complement"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_semirings_and_masks_against_dense_reference(semiring, masking, seed):
+    a = random_csr(17, 23, 0.2, 100 + seed)
+    b = random_csr(23, 19, 0.2, 200 + seed)
+    a.data[::5] = 0.0                    # explicit zeros are stored entries
+    if seed == 1:                        # negative, inf and NaN values
+        a.data[1::9] = -np.inf
+        b.data[2::11] = np.nan
+    mask = random_csr(17, 19, 0.3, 300 + seed) if masking else None
+    comp = masking == "complement"
+    c = spgemm(a, b, semiring=semiring, mask=mask, complement_mask=comp)
+    ref = reference(a, b, semiring, mask, comp)
+    np.testing.assert_array_equal(c.indptr, ref.indptr)
+    np.testing.assert_array_equal(c.indices, ref.indices)
+    np.testing.assert_array_equal(c.data, ref.data)      # same order of operations: exact
+    assert c.dtype == ref.dtype
+
+
+@pytest.mark.parametrize("semiring", ["plus_times", "min_plus", "max_times"])
+def test_masks_on_larger_matrices(semiring):
+    a, b = random_csr(400, 500, 0.02, 20), random_csr(500, 350, 0.02, 21)
+    mask = random_csr(400, 350, 0.05, 22)
+    full = spgemm(a, b, semiring=semiring)
+    pm = sp.csr_array((np.ones(mask.nnz), mask.indices, mask.indptr), shape=mask.shape)
+    pf = sp.csr_array((np.ones(full.nnz), full.indices, full.indptr), shape=full.shape)
+    inside = spgemm(a, b, semiring=semiring, mask=mask)
+    outside = spgemm(a, b, semiring=semiring, mask=mask, complement_mask=True)
+    assert inside.nnz == (pf * pm).nnz and inside.nnz + outside.nnz == full.nnz
+    # Every masked entry equals the unmasked product's entry.
+    for part in (inside, outside):
+        rows = np.repeat(np.arange(part.shape[0]), np.diff(part.indptr))
+        np.testing.assert_array_equal(part.data, full[rows, part.indices])
+    # A mask with empty rows gives empty rows.
+    empty = sp.csr_array(mask.shape)
+    assert spgemm(a, b, semiring=semiring, mask=empty).nnz == 0
+    assert spgemm(a, b, semiring=semiring, mask=empty, complement_mask=True).nnz == full.nnz
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+def malformed(kind):
+    a = sp.csr_array(np.arange(12.0).reshape(3, 4))
+    if kind == "indptr_decreasing":
+        a.indptr[1], a.indptr[2] = a.indptr[2], a.indptr[1]
+    elif kind == "indptr_start":
+        a.indptr[0] = 1
+    elif kind == "indptr_end":
+        a.indptr[-1] = a.indptr[-1] - 1
+    elif kind == "index_high":
+        a.indices[3] = 4
+    elif kind == "index_negative":
+        a.indices[2] = -1
+    elif kind == "indptr_length":
+        a.indptr = a.indptr[:-1]
+    elif kind == "data_length":
+        a.data = a.data[:-1]
+    return a
+
+
+@pytest.mark.parametrize("kind", ["indptr_decreasing", "indptr_start", "indptr_end",
+                                  "index_high", "index_negative", "indptr_length",
+                                  "data_length"])
+@pytest.mark.parametrize("side", ["A", "B", "mask"])
+def test_malformed_csr_raises(kind, side):
+    good = sp.csr_array(np.arange(12.0).reshape(3, 4))
+    sq = sp.csr_array(np.ones((4, 4)))
+    bad = malformed(kind)
+    with pytest.raises(ValueError, match="malformed|indptr|index|entries|values"):
+        if side == "A":
+            spgemm(bad, sq)
+        elif side == "B":
+            spgemm(sq[:3, :3] if False else sp.csr_array(np.ones((2, 3))), bad)
+        else:
+            spgemm(good, sq, mask=bad)
+
+
+def test_other_bad_input():
+    a = sp.csr_array(np.ones((3, 4)))
+    with pytest.raises(ValueError, match="shape mismatch"):
+        spgemm(a, a)
+    with pytest.raises(ValueError, match="mask shape"):
+        spgemm(a, a.T, mask=a)
+    with pytest.raises(ValueError, match="unknown semiring"):
+        spgemm(a, a.T, semiring="plus_min")
+    with pytest.raises(TypeError, match="scipy.sparse"):
+        spgemm(np.ones((3, 4)), a.T)
+    with pytest.raises(TypeError, match="unsupported value dtype"):
+        spgemm(a.astype(np.int64), a.T)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        spgemm(a.astype(np.complex128), a.T, semiring="min_plus")
+    with pytest.raises(TypeError, match="float32 or float64"):
+        spgemm(a.astype(bool), a.T.astype(bool), semiring="max_times")
+    # or_and casts any values to bool.
+    c = spgemm(a.astype(np.int64), a.T, semiring="or_and")
+    assert c.dtype == np.bool_ and c.nnz == 9
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import kernelkit.sparse as ksp
+
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    tests = [t for t in doctest.DocTestFinder().find(ksp) if t.examples]
+    assert tests
+    for t in tests:
+        runner.run(t)
+    assert runner.failures == 0
