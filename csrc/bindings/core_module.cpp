@@ -3,7 +3,6 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-#include <chrono>
 #include <complex>
 #include <limits>
 #include <tuple>
@@ -83,9 +82,7 @@ py::tuple spgemm_fill(kernelkit::sparse::Semiring sr, const kernelkit::cpu::CsrR
   int64_t nnz;
   {
     py::gil_scoped_release release;
-    auto t0 = std::chrono::steady_clock::now();
     nnz = kernelkit::cpu::spgemm_numeric<I, O, V>(sr, a, b, mk, opt, plan, ip, ix, dp);
-    if (getenv("KK_TIMING")) fprintf(stderr, "numeric %.3f\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   if (nnz < 0) throw py::type_error("semiring not defined for this value type");
   if (nnz < bound) {  // exact zeros were dropped: trim to size
@@ -103,9 +100,7 @@ py::tuple spgemm_typed(kernelkit::sparse::Semiring sr, const kernelkit::cpu::Csr
   kernelkit::cpu::SpgemmPlan plan;
   {
     py::gil_scoped_release release;
-    auto t0 = std::chrono::steady_clock::now();
     plan = kernelkit::cpu::spgemm_symbolic<I>(a, b, mk, opt);
-    if (getenv("KK_TIMING")) fprintf(stderr, "symbolic %.3f\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   const int64_t i32max = std::numeric_limits<int32_t>::max();
   if constexpr (std::is_same_v<I, int32_t>) {

@@ -62,9 +62,10 @@ bool check_csr(const CsrRef<I>& m, const char* name) {
   return !unsorted;
 }
 
-// Column windows narrower than this use the dense accumulator (8 bytes of stamp per column:
-// 64K columns = 512 KiB, within L2).
-constexpr int64_t kDenseWindow = 1 << 16;
+// A row uses the dense accumulator when its arrays over the row's column window (a stamp, and
+// a value in the numeric phase, per column) fit in this many bytes, about half an L2 cache, or
+// when its hash table would be at least 1/16 of the window anyway.
+constexpr int64_t kDenseBytes = 256 << 10;
 
 // ---- per-thread accumulators ---------------------------------------------------------------
 
@@ -82,8 +83,13 @@ struct Workspace {
   // Dense accumulator over a window [lo, lo + width) of C's columns: stamp[j - lo] == i marks
   // column j as produced in row i. Stamps are row numbers, so entries left by earlier rows
   // (whatever their window) never match and nothing is ever cleared.
+  // Numeric phase: stamp and value side by side, so a product touches one cache line.
+  struct Cell {
+    V value;
+    I stamp;
+  };
   std::vector<I> stamp, mask_stamp;
-  std::vector<V> dense;
+  std::vector<Cell> cells;
   std::vector<I> touched;
   void reserve_hash(int bits, bool values) {
     size_t t = size_t(1) << bits;
@@ -96,9 +102,9 @@ struct Workspace {
     if (values && vals.size() < t) vals.resize(t);
   }
   void reserve_dense(int64_t width, int64_t touch, bool values, bool mask) {
-    if (int64_t(stamp.size()) < width) stamp.resize(width, I(-1));
+    if (!values && int64_t(stamp.size()) < width) stamp.resize(width, I(-1));
+    if (values && int64_t(cells.size()) < width) cells.resize(width, Cell{V{}, I(-1)});
     if (mask && int64_t(mask_stamp.size()) < width) mask_stamp.resize(width, I(-1));
-    if (values && int64_t(dense.size()) < width) dense.resize(width);
     if (int64_t(touched.size()) < touch) touched.resize(touch);
   }
 };
@@ -313,8 +319,8 @@ int64_t row_dense(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& m,
                   Workspace<I, V>& ws, O* idx, V* val) {
   ws.reserve_dense(width, std::min(products, width), Num, opt.has_mask);
   I* stamp = ws.stamp.data();
+  auto* cell = ws.cells.data();
   I* mstamp = ws.mask_stamp.data();
-  V* acc = ws.dense.data();
   I* touched = ws.touched.data();
   const I row = I(i);
   const V* ad = static_cast<const V*>(a.data);
@@ -333,25 +339,31 @@ int64_t row_dense(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& m,
     for (I q = b.indptr[k]; q < b.indptr[k + 1]; ++q) {
       const I u = b.indices[q] - lo;
       if (opt.has_mask && (mstamp[u] == row) == opt.complement) continue;
-      if (stamp[u] != row) {
+      if constexpr (Num) {
+        const V prod = SR::mul(av, bd[q]);
+        if (cell[u].stamp != row) {
+          cell[u].stamp = row;
+          cell[u].value = SR::add(SR::identity(), prod);
+          touched[c++] = u;
+        } else {
+          cell[u].value = SR::add(cell[u].value, prod);
+        }
+      } else if (stamp[u] != row) {
         stamp[u] = row;
-        touched[c++] = u;
-        if constexpr (Num) acc[u] = SR::add(SR::identity(), SR::mul(av, bd[q]));
-      } else {
-        if constexpr (Num) acc[u] = SR::add(acc[u], SR::mul(av, bd[q]));
+        ++c;
       }
     }
   }
   if constexpr (!Num) return c;
   int64_t w = 0;
   auto put = [&](I u) {
-    if (SR::drop_zeros && is_zero(acc[u])) return;
+    if (SR::drop_zeros && is_zero(cell[u].value)) return;
     idx[w] = O(u + lo);
-    val[w++] = acc[u];
+    val[w++] = cell[u].value;
   };
   if (opt.sort && c > 64 && c * 8 > width) {
     for (int64_t u = 0; u < width; ++u)  // a dense row: a scan is cheaper than a sort
-      if (stamp[u] == row) put(I(u));
+      if (cell[u].stamp == row) put(I(u));
   } else {
     if (opt.sort) sort_keys(touched, c, ws.sort_tmp_cols, ws.sort_counts);
     for (int64_t u = 0; u < c; ++u) put(touched[u]);
@@ -385,7 +397,8 @@ int64_t row_one_thread(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& 
   if (products == 0) return 0;
   const int bits = table_bits(table_keys(b, m, opt, i, products));
   const int64_t width = int64_t(hi) - int64_t(lo) + 1;
-  if (b_sorted && width <= std::max<int64_t>(kDenseWindow, 16 * (int64_t(1) << bits)))
+  const int64_t bytes_per_column = Num ? sizeof(typename Workspace<I, V>::Cell) : sizeof(I);
+  if (b_sorted && (width * bytes_per_column <= kDenseBytes || width <= 16 * (int64_t(1) << bits)))
     return row_dense<I, O, V, SR, Num>(a, b, m, opt, i, products, lo, width, ws, idx, val);
   return row_hash<I, O, V, SR, Num>(a, b, m, opt, i, bits, ws, idx, val);
 }
