@@ -65,7 +65,7 @@ bool check_csr(const CsrRef<I>& m, const char* name) {
 // A row uses the dense accumulator when its arrays over the row's column window (a stamp, and
 // a value in the numeric phase, per column) fit in this many bytes, about half an L2 cache, or
 // when its hash table would be at least 1/16 of the window anyway.
-constexpr int64_t kDenseBytes = 256 << 10;
+constexpr int64_t kDenseBytes = 1 << 20;
 
 // ---- per-thread accumulators ---------------------------------------------------------------
 
