@@ -63,8 +63,9 @@ bool check_csr(const CsrRef<I>& m, const char* name) {
 }
 
 // A row uses the dense accumulator when its arrays over the row's column window (a stamp, and
-// a value in the numeric phase, per column) fit in this many bytes, about half an L2 cache, or
-// when its hash table would be at least 1/16 of the window anyway.
+// a value in the numeric phase, per column) fit in this many bytes (a stencil's rows touch a
+// few lines of it that slide along with the row: faster than hashing on Poisson-3D, measured),
+// or when its hash table would be at least 1/16 of the window anyway.
 constexpr int64_t kDenseBytes = 1 << 20;
 
 // ---- per-thread accumulators ---------------------------------------------------------------
@@ -251,13 +252,16 @@ int64_t row_hash(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& m,
   }
   const bool open = !opt.has_mask || opt.complement;  // may products create keys?
   int64_t hits = 0;
+  const I* __restrict bp = b.indptr;
+  const I* __restrict bi = b.indices;
   for (I p = a.indptr[i]; p < a.indptr[i + 1]; ++p) {
     prefetch_b_rows<I, V, Num>(a, b, p);
     const I k = a.indices[p];
     V av{};
     if constexpr (Num) av = ad[p];
-    for (I q = b.indptr[k]; q < b.indptr[k + 1]; ++q) {
-      const I j = b.indices[q];
+    const I q_end = bp[k + 1];
+    for (I q = bp[k]; q < q_end; ++q) {
+      const I j = bi[q];
       int64_t s = probe(keys, mask, bits, j);
       if (keys[s] == I(-1)) {
         if (!open) continue;
@@ -318,8 +322,8 @@ int64_t row_dense(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& m,
                   const SpgemmOptions& opt, int64_t i, int64_t products, I lo, int64_t width,
                   Workspace<I, V>& ws, O* idx, V* val) {
   ws.reserve_dense(width, std::min(products, width), Num, opt.has_mask);
-  I* stamp = ws.stamp.data();
-  auto* cell = ws.cells.data();
+  I* __restrict stamp = ws.stamp.data();
+  auto* __restrict cell = ws.cells.data();
   I* mstamp = ws.mask_stamp.data();
   I* touched = ws.touched.data();
   const I row = I(i);
@@ -331,14 +335,20 @@ int64_t row_dense(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& m,
       if (u >= 0 && u < width) mstamp[u] = row;  // mask columns outside the window: no product
     }
   int64_t c = 0;
+  // Locals (restrict) so the stores into the accumulator do not force reloads of B's arrays
+  // and the options in the inner loop.
+  const I* __restrict bp = b.indptr;
+  const I* __restrict bi = b.indices;
+  const bool has_mask = opt.has_mask, complement = opt.complement;
   for (I p = a.indptr[i]; p < a.indptr[i + 1]; ++p) {
     prefetch_b_rows<I, V, Num>(a, b, p);
     const I k = a.indices[p];
     V av{};
     if constexpr (Num) av = ad[p];
-    for (I q = b.indptr[k]; q < b.indptr[k + 1]; ++q) {
-      const I u = b.indices[q] - lo;
-      if (opt.has_mask && (mstamp[u] == row) == opt.complement) continue;
+    const I q_end = bp[k + 1];
+    for (I q = bp[k]; q < q_end; ++q) {
+      const I u = bi[q] - lo;
+      if (has_mask && (mstamp[u] == row) == complement) continue;
       if constexpr (Num) {
         const V prod = SR::mul(av, bd[q]);
         if (cell[u].stamp != row) {
