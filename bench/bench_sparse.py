@@ -1,6 +1,7 @@
 """SpGEMM speed and peak memory: kernelkit.sparse against SciPy and SuiteSparse:GraphBLAS.
 
-python bench/bench_sparse.py [case ...]   -> Markdown table (cases from bench/sparse_suite.py)
+python bench/bench_sparse.py [case ...]   -> Markdown table (cases from bench/sparse_suite.py;
+                                             "rmat" runs A A and A A^T, "rmat:AAT" only one)
 
 Sorted output on every side: SciPy's ``A @ B`` followed by ``sort_indices()``; GraphBLAS's
 ``mxm`` followed by ``wait()`` (which finishes its lazy sort), with its JIT switched on and
@@ -87,9 +88,12 @@ def main(cases):
           "| GraphBLAS ms | vs GraphBLAS | peak MiB kk / SciPy / GrB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     ratios_sp, ratios_gb = [], []
-    for name in cases:
+    for case in cases:
+        name, _, only = case.partition(":")
         a = sparse_suite.make(name)
-        for label, b in (("A A", a), ("A A^T", a.T.tocsr())):
+        forms = [("A A", "AA", lambda: a), ("A A^T", "AAT", lambda: a.T.tocsr())]
+        for label, b in ((label, make_b()) for label, tag, make_b in forms
+                         if only in ("", tag)):
             prods = sparse_suite.products(a, b)
             c = matmul(a, b)
             t_kk = median_time(lambda: matmul(a, b))
