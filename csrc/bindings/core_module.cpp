@@ -127,6 +127,9 @@ py::tuple spgemm_index(int semiring, py::array a_indptr, py::array a_indices, py
   CsrRef<I> mk;
   if (!mask.is_none()) {
     auto t = mask.cast<py::tuple>();
+    // Must be arrays already: a converted temporary would not outlive this statement.
+    if (t.size() != 4 || !py::isinstance<py::array>(t[0]) || !py::isinstance<py::array>(t[1]))
+      throw std::invalid_argument("mask must be (indptr, indices, rows, cols) with arrays");
     mk = csr_ref<I>(t[0].cast<py::array>(), t[1].cast<py::array>(), nullptr,
                     t[2].cast<int64_t>(), t[3].cast<int64_t>(), "mask");
     opt.has_mask = true;
