@@ -2,7 +2,7 @@
 # One-shot GPU check for a machine with an NVIDIA GPU, CuPy and nvcc:
 #   bench/gpu_check.sh OUTDIR
 # builds kernelkit with CUDA ON, runs `pytest -m gpu`, the GPU tests again under
-# compute-sanitizer memcheck, and the GPU throughput benchmark; everything lands in OUTDIR
+# compute-sanitizer memcheck, and the GPU benchmarks (Bessel throughput, vMF); everything lands in OUTDIR
 # (summary.md first). Meant to finish in well under 8 minutes.
 set -uo pipefail
 out=${1:?usage: bench/gpu_check.sh OUTDIR}
@@ -32,11 +32,14 @@ step pytest_gpu 180 python -m pytest -m gpu tests -q -p no:cacheprovider
 step memcheck 240 compute-sanitizer --tool memcheck --error-exitcode 3 \
   python -m pytest -m gpu tests -q -p no:cacheprovider -k "gpu_broadcast or (gpu_matches_cpu and float64)"
 step gpu_bench 180 python bench/gpu_bench.py
+step gpu_bench_vmf 60 python bench/gpu_bench_vmf.py
 {
   echo
   tail -3 "$out/pytest_gpu.txt"
   grep -E "ERROR SUMMARY" "$out/memcheck.txt"
   echo
   cat "$out/gpu_bench.txt"
+  echo
+  cat "$out/gpu_bench_vmf.txt"
 } >> "$summary"
 cat "$summary"
