@@ -46,16 +46,19 @@ def scipy_sorted(a, b):
     return c
 
 
-def assert_same(c, ref, exact=True):
+def assert_same(c, ref, exact=False):
+    """Same pattern; values equal (exact) or to rounding: sums over the same products may be
+    added in another order than SciPy's (the merge path reorders lists as they run out)."""
     assert c.shape == ref.shape
     assert c.has_sorted_indices
     np.testing.assert_array_equal(c.indptr, ref.indptr)
     np.testing.assert_array_equal(c.indices, ref.indices)
-    if exact:
+    if exact or c.dtype == np.bool_:
         np.testing.assert_array_equal(c.data, ref.data)
     else:
         rtol = 1e-5 if c.dtype in (np.float32, np.complex64) else 1e-12
-        np.testing.assert_allclose(c.data, ref.data, rtol=rtol, atol=rtol)
+        scale = np.max(np.abs(ref.data)) if ref.nnz else 1.0
+        np.testing.assert_allclose(c.data, ref.data, rtol=rtol, atol=rtol * scale)
 
 
 # -- plus_times == SciPy -----------------------------------------------------------------------
@@ -90,7 +93,7 @@ def test_value_dtypes(dtype):
     a, b = random_csr(80, 90, 0.05, 8, dtype), random_csr(90, 70, 0.05, 9, dtype)
     c = matmul(a, b)
     assert c.dtype == np.dtype(dtype)
-    assert_same(c, scipy_sorted(a, b), exact=np.dtype(dtype).kind != "c")
+    assert_same(c, scipy_sorted(a, b))
     # Mixed inputs promote like NumPy.
     wide = b.astype(np.result_type(dtype, np.float64))
     c2 = matmul(a, wide)
@@ -147,7 +150,7 @@ def test_unsorted_output_and_threads():
     assert_same(c, ref)
     with threadpool_limits(1):
         one = matmul(a, b)
-    assert_same(one, matmul(a, b))
+    assert_same(one, matmul(a, b), exact=True)   # deterministic whatever the thread count
 
 
 @pytest.mark.parametrize("semiring", ["plus_times", "min_plus", "max_times", "or_and"])
@@ -158,7 +161,7 @@ def test_heavy_row_path(semiring):
     dtype = None if semiring == "plus_times" else np.float64
     ref = spgemm(a, b, semiring=semiring)
     heavy = spgemm(a, b, semiring=semiring, _heavy_row_products=1)
-    assert_same(heavy, ref, exact=semiring not in ("plus_times",))
+    assert_same(heavy, ref, exact=semiring != "plus_times")
     mask = random_csr(60, 80_000, 5e-3, 18)
     for comp in (False, True):
         assert_same(spgemm(a, b, semiring=semiring, mask=mask, complement_mask=comp,
@@ -220,7 +223,10 @@ def test_semirings_and_masks_against_dense_reference(semiring, masking, seed):
     ref = reference(a, b, semiring, mask, comp)
     np.testing.assert_array_equal(c.indptr, ref.indptr)
     np.testing.assert_array_equal(c.indices, ref.indices)
-    np.testing.assert_array_equal(c.data, ref.data)      # same order of operations: exact
+    if semiring == "plus_times":   # sums may run in another order: equal to rounding
+        np.testing.assert_allclose(c.data, ref.data, rtol=1e-14, atol=1e-14, equal_nan=True)
+    else:                          # min, max and or do not depend on the order: exact
+        np.testing.assert_array_equal(c.data, ref.data)
     assert c.dtype == ref.dtype
 
 

