@@ -1,6 +1,7 @@
 // Row-wise SpGEMM on the CPU: C = A B over a semiring, Gustavson order, partial products merged
-// into a per-row accumulator as they are generated (a hash table sized from the row's product
-// count, or a dense array when the row could touch a large part of C's columns).
+// into a per-row accumulator as they are generated: for short rows of A a merge of the sorted
+// B rows, otherwise a dense array over the row's column window when it fits in cache, else a
+// hash table sized from the row's product count.
 //
 // Two phases: the symbolic one counts each row's distinct columns so C is allocated exactly
 // once (peak memory = C, as SciPy); the numeric one fills each row at its offset and sorts it

@@ -1,7 +1,8 @@
 """Sparse matrix products: C = A B for CSR matrices, multithreaded, over semirings, with masks.
 
-Row-wise (Gustavson) products merged into per-row hash tables sized from each row's product
-count (or a dense accumulator when a row can touch a large share of C's columns), in two
+Row-wise (Gustavson) products merged per row as they are generated (a merge of the sorted B
+rows for short rows of A, a dense accumulator over the row's column window when it fits in
+cache, otherwise a hash table sized from the row's product count), in two
 phases (exact symbolic count, then numeric fill into exactly allocated C, so the peak memory
 is C itself, as with SciPy), rows sorted while they are in cache. The GIL is released;
 OpenMP threads follow ``OMP_NUM_THREADS`` and ``threadpoolctl``.
