@@ -292,3 +292,9 @@ def test_docstring_examples_run():
     for t in tests:
         runner.run(t)
     assert runner.failures == 0
+
+
+def test_fit_accepts_nested_lists():
+    x = vonmises_fisher(unit(3), 4.0).rvs(200, random_state=3)
+    mu, k = vonmises_fisher.fit(x.tolist())
+    assert (mu == vonmises_fisher.fit(x)[0]).all() and k == vonmises_fisher.fit(x)[1]

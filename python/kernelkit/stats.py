@@ -363,8 +363,9 @@ class vonmises_fisher:  # noqa: N801 (named like scipy.stats.vonmises_fisher)
 
         Wood's (1994) rejection sampler for w = mu^T x (vectorised; acceptance rate above
         ~0.6 in every case), then x = w mu + sqrt(1 - w^2) u with u uniform on the sphere
-        orthogonal to mu: O(n d) work, no rotation matrix. 1 - w is formed directly
-        (never as 1 - w), so kappa >> d keeps full relative precision of the tangential part.
+        orthogonal to mu: O(n d) work, no rotation matrix. 1 - w comes straight from Wood's
+        proposal, never as a difference, so kappa >> d keeps the tangential part's full
+        relative precision.
 
         random_state: None, an int seed, or a ``numpy.random.Generator`` (for CuPy ``mu``, a
         ``cupy.random.Generator``); legacy ``RandomState`` objects are accepted as well.
@@ -411,7 +412,7 @@ class vonmises_fisher:  # noqa: N801 (named like scipy.stats.vonmises_fisher)
         when rows are not unit norm (unless normalize=True), see :func:`mean_direction`.
         """
         mu, r_bar = mean_direction(x, normalize=normalize)
-        return mu, float(vmf_kappa_mle(r_bar, x.shape[1]))
+        return mu, float(vmf_kappa_mle(r_bar, mu.shape[0]))
 
 
 def _generator(random_state, xp):
