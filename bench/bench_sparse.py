@@ -2,6 +2,7 @@
 
 python bench/bench_sparse.py [case ...]   -> Markdown table (cases from bench/sparse_suite.py;
                                              "rmat" runs A A and A A^T, "rmat:AAT" only one)
+pytest bench/bench_sparse.py                -> pytest-benchmark, kernelkit and SciPy, A A only
 
 Sorted output on every side: SciPy's ``A @ B`` followed by ``sort_indices()``; GraphBLAS's
 ``mxm`` followed by ``wait()`` (which finishes its lazy sort), with its JIT switched on and
@@ -19,6 +20,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sparse_suite  # noqa: E402
@@ -79,6 +81,17 @@ def graphblas_sorted(ga, gb_):
     c = ga.mxm(gb_).new()
     c.wait()
     return c
+
+
+@pytest.fixture(scope="module", params=[n for n in sparse_suite.NAMES if n != "rmat"])
+def suite_matrix(request):
+    return sparse_suite.make(request.param)
+
+
+@pytest.mark.parametrize("library", ["kernelkit", "scipy"])
+def test_speed(benchmark, suite_matrix, library):
+    a = suite_matrix
+    benchmark(matmul if library == "kernelkit" else scipy_sorted, a, a)
 
 
 def main(cases):
