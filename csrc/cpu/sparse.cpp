@@ -586,11 +586,6 @@ void for_rows(const SpgemmPlan& plan, RowFn row, HeavyFn heavy) {
   }
 }
 
-template <class I>
-int64_t products_of_row(const CsrRef<I>& a, const CsrRef<I>& b, int64_t i) {
-  return row_products(a.indptr, a.indices, b.indptr, i);
-}
-
 }  // namespace
 
 template <class I>
@@ -615,10 +610,9 @@ SpgemmPlan spgemm_symbolic(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<
   int64_t total = 0;
 #pragma omp parallel for schedule(static) reduction(+ : total)
   for (int64_t i = 0; i < rows; ++i) {
-    per_row[i] = products_of_row(a, b, i);
+    per_row[i] = row_products(a.indptr, a.indices, b.indptr, i);
     total += per_row[i];
   }
-  plan.total_products = total;
 
   // Heavy rows: a share of all products too large for one thread to carry alone.
   const int threads = thread_count();
@@ -674,8 +668,9 @@ int64_t numeric_impl(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& m,
                                                       indices + off[i], data + off[i]));
       },
       [&](int64_t i) {
-        kept[i] = O(row_shared<I, O, V, SR, true>(a, b, m, opt, i, products_of_row(a, b, i),
-                                                  indices + off[i], data + off[i]));
+        const int64_t products = row_products(a.indptr, a.indices, b.indptr, i);
+        kept[i] = O(row_shared<I, O, V, SR, true>(a, b, m, opt, i, products, indices + off[i],
+                                                  data + off[i]));
       });
   // Rows that dropped exact zeros leave gaps: close them (moving left, in order).
   int64_t nnz = 0;
@@ -698,31 +693,22 @@ int64_t spgemm_numeric(Semiring sr, const CsrRef<I>& a, const CsrRef<I>& b,
                        const CsrRef<I>& m, const SpgemmOptions& opt, const SpgemmPlan& plan,
                        O* indptr, O* indices, V* data) {
   constexpr bool is_real = std::is_same_v<V, float> || std::is_same_v<V, double>;
-  switch (sr) {
-    case Semiring::plus_times:
-      return numeric_impl<I, O, V, PlusTimes<V>>(a, b, m, opt, plan, indptr, indices, data);
-    case Semiring::or_and:
-      if constexpr (std::is_same_v<V, uint8_t>)
-        return numeric_impl<I, O, V, OrAnd>(a, b, m, opt, plan, indptr, indices, data);
-      break;
-    case Semiring::min_plus:
-      if constexpr (is_real)
-        return numeric_impl<I, O, V, MinPlus<V>>(a, b, m, opt, plan, indptr, indices, data);
-      break;
-    case Semiring::max_plus:
-      if constexpr (is_real)
-        return numeric_impl<I, O, V, MaxPlus<V>>(a, b, m, opt, plan, indptr, indices, data);
-      break;
-    case Semiring::max_times:
-      if constexpr (is_real)
-        return numeric_impl<I, O, V, MaxTimes<V>>(a, b, m, opt, plan, indptr, indices, data);
-      break;
-    case Semiring::min_times:
-      if constexpr (is_real)
-        return numeric_impl<I, O, V, MinTimes<V>>(a, b, m, opt, plan, indptr, indices, data);
-      break;
+  auto run = [&](auto semiring) {
+    return numeric_impl<I, O, V, decltype(semiring)>(a, b, m, opt, plan, indptr, indices, data);
+  };
+  if (sr == Semiring::plus_times) return run(PlusTimes<V>{});
+  if constexpr (std::is_same_v<V, uint8_t>)
+    if (sr == Semiring::or_and) return run(OrAnd{});
+  if constexpr (is_real) {
+    switch (sr) {
+      case Semiring::min_plus: return run(MinPlus<V>{});
+      case Semiring::max_plus: return run(MaxPlus<V>{});
+      case Semiring::max_times: return run(MaxTimes<V>{});
+      case Semiring::min_times: return run(MinTimes<V>{});
+      default: break;
+    }
   }
-  return -1;
+  return -1;  // no such semiring for this value type
 }
 
 template SpgemmPlan spgemm_symbolic<int32_t>(const CsrRef<int32_t>&, const CsrRef<int32_t>&,

@@ -22,7 +22,6 @@ struct SpgemmPlan {
   std::vector<int64_t> offsets;      // rows + 1 entries; offsets.back() = nnz(C) bound
   std::vector<int64_t> chunk_begin;  // row ranges of about equal work, for the threads
   std::vector<int64_t> heavy_rows;   // sorted; rows shared by all threads (one atomic table)
-  int64_t total_products = 0;
   bool b_sorted = true;              // B's rows have sorted columns (enables the dense path)
 };
 

@@ -7,8 +7,10 @@ Importing kernelkit never imports CuPy; GPU support is a run-time question
 """
 from importlib.metadata import PackageNotFoundError, version as _version
 
+import importlib
+
 from . import _build_info as build_info
-from . import sparse, special, stats
+from . import special
 from ._gpu import is_available as cuda_available
 
 try:
@@ -17,3 +19,10 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0+unknown"
 
 __all__ = ["special", "sparse", "stats", "build_info", "cuda_available", "__version__"]
+
+
+def __getattr__(name):
+    # kernelkit.sparse pulls in scipy.sparse (~0.35 s): load it, and stats, on first use.
+    if name in ("sparse", "stats"):
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'kernelkit' has no attribute {name!r}")

@@ -108,11 +108,13 @@ def spgemm(A, B, *, semiring="plus_times", mask=None, complement_mask=False,
         index = np.dtype(_index_dtype)
     args = []
     for p in (a, b):
-        args += [_contiguous(p.indptr, index), _contiguous(p.indices, index),
-                 _contiguous(p.data, dtype)]
+        args += [np.ascontiguousarray(p.indptr, dtype=index),
+                 np.ascontiguousarray(p.indices, dtype=index),
+                 np.ascontiguousarray(p.data, dtype=dtype)]
     mask_arg = None
     if mask is not None:
-        mask_arg = (_contiguous(mk.indptr, index), _contiguous(mk.indices, index), m, n)
+        mask_arg = (np.ascontiguousarray(mk.indptr, dtype=index),
+                    np.ascontiguousarray(mk.indices, dtype=index), m, n)
     indptr, indices, data = _core.spgemm(
         SEMIRINGS.index(semiring), args[0], args[1], args[2], m, k, args[3], args[4], args[5],
         n, mask_arg, bool(complement_mask), bool(sort_indices), int(_heavy_row_products))
@@ -175,7 +177,3 @@ def _value_dtype(semiring, da, db):
     if semiring != "plus_times" and dtype.kind != "f":
         raise TypeError(f"semiring {semiring!r} needs float32 or float64 values, got {dtype}")
     return dtype
-
-
-def _contiguous(a, dtype):
-    return np.ascontiguousarray(a, dtype=dtype)
