@@ -11,6 +11,7 @@
 #include <numpy/arrayobject.h>
 #include <numpy/ufuncobject.h>
 
+#include "cpu/kernels.hpp"
 #include "cpu/sparse.hpp"
 #include "cpu/special.hpp"
 
@@ -148,6 +149,74 @@ py::tuple spgemm_index(int semiring, py::array a_indptr, py::array a_indices, py
 
 }  // namespace
 
+// ---- kernel sums -------------------------------------------------------------------------
+// Python (kernelkit/kernels.py) broadcasts, converts and validates; these checks are a net.
+
+template <class T>
+void kernel_sum_typed(int kind, double alpha, double nu, double log_c, bool l1, int reduction,
+                      bool exclude_self, const py::array& x, const py::array& x_index,
+                      const py::array& y, const py::array& y_index, const py::array& w,
+                      const py::array& w_index, const py::array& center, const py::array& scale,
+                      const py::array& scales2, py::array& out) {
+  auto need = [](bool ok, const char* what) {
+    if (!ok) throw std::invalid_argument(std::string("kernel_sum: ") + what);
+  };
+  auto contiguous = [](const py::array& a, const py::dtype& dt, py::ssize_t nd) {
+    return a.ndim() == nd && (a.flags() & py::array::c_style) && a.dtype().is(dt);
+  };
+  const auto dt = py::dtype::of<T>(), f8 = py::dtype::of<double>(), i8 = py::dtype::of<int64_t>();
+  need(contiguous(x, dt, 3) && contiguous(y, dt, 3) && contiguous(w, dt, 3) &&
+           contiguous(out, dt, 4),
+       "x, y, w, out must be contiguous arrays of one dtype");
+  need(contiguous(x_index, i8, 1) && contiguous(y_index, i8, 1) && contiguous(w_index, i8, 1),
+       "index arrays must be contiguous int64");
+  need(contiguous(center, f8, 2) && contiguous(scale, f8, 2) && contiguous(scales2, f8, 1),
+       "center, scale, scales2 must be contiguous float64");
+  kernelkit::cpu::KernelSumArgs<T> a;
+  need(kind >= 0 && kind < kernelkit::kernels::kKindCount, "unknown kernel code");
+  need(reduction == 0 || reduction == 1, "unknown reduction");
+  need(!exclude_self || reduction == 1, "exclude_self needs the logsumexp reduction");
+  a.kind = kind;
+  a.params.alpha = alpha;
+  a.params.nu = nu;
+  a.params.log_c = log_c;
+  a.l1 = l1;
+  a.reduction = static_cast<kernelkit::cpu::Reduction>(reduction);
+  a.exclude_self = exclude_self;
+  a.batch = out.shape(0);
+  a.m = out.shape(1);
+  a.nscales = int(out.shape(2));
+  a.c = out.shape(3);
+  a.n = x.shape(1);
+  a.d = x.shape(2);
+  need(a.d >= 1 && y.shape(1) == a.m && y.shape(2) == a.d && w.shape(1) == a.n &&
+           w.shape(2) == a.c && center.shape(0) == x.shape(0) && center.shape(1) == a.d &&
+           scale.shape(0) == a.batch && scale.shape(1) == a.d && scales2.size() == a.nscales &&
+           a.nscales >= 1 && x_index.size() == a.batch && y_index.size() == a.batch &&
+           w_index.size() == a.batch,
+       "inconsistent shapes");
+  need(!exclude_self || a.m == a.n, "exclude_self needs as many queries as points");
+  const int64_t *xi = static_cast<const int64_t*>(x_index.data()),
+                *yi = static_cast<const int64_t*>(y_index.data()),
+                *wi = static_cast<const int64_t*>(w_index.data());
+  for (int64_t b = 0; b < a.batch; ++b)
+    need(xi[b] >= 0 && xi[b] < x.shape(0) && yi[b] >= 0 && yi[b] < y.shape(0) && wi[b] >= 0 &&
+             wi[b] < w.shape(0),
+         "batch index out of range");
+  a.x = static_cast<const T*>(x.data());
+  a.y = static_cast<const T*>(y.data());
+  a.w = static_cast<const T*>(w.data());
+  a.x_index = xi;
+  a.y_index = yi;
+  a.w_index = wi;
+  a.center = static_cast<const double*>(center.data());
+  a.scale = static_cast<const double*>(scale.data());
+  a.scales2 = static_cast<const double*>(scales2.data());
+  a.out = static_cast<T*>(out.mutable_data());
+  py::gil_scoped_release release;
+  kernelkit::cpu::kernel_sum<T>(a);
+}
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "kernelkit CPU kernels (internal; use kernelkit.special)";
   if (_import_array() < 0) throw py::error_already_set();
@@ -196,4 +265,18 @@ PYBIND11_MODULE(_core, m) {
       },
       "C = A B over a semiring (internal; use kernelkit.sparse.spgemm). Returns (indptr, "
       "indices, data) of C.");
+  m.def(
+      "kernel_sum",
+      [](int kind, double alpha, double nu, double log_c, bool l1, int reduction,
+         bool exclude_self, py::array x, py::array x_index, py::array y, py::array y_index,
+         py::array w, py::array w_index, py::array center, py::array scale, py::array scales2,
+         py::array out) {
+        auto args = std::tie(kind, alpha, nu, log_c, l1, reduction, exclude_self, x, x_index, y,
+                             y_index, w, w_index, center, scale, scales2, out);
+        if (x.dtype().is(py::dtype::of<float>())) return std::apply(kernel_sum_typed<float>, args);
+        if (x.dtype().is(py::dtype::of<double>())) return std::apply(kernel_sum_typed<double>, args);
+        throw py::type_error("kernel_sum: x must be float32 or float64");
+      },
+      "Batched kernel sums into out (batch, m, nscales, c) (internal; use "
+      "kernelkit.kernels.kernel_sum).");
 }

@@ -1,7 +1,8 @@
 """kernelkit: accurate, fast numerical kernels for NumPy (and CuPy on NVIDIA GPUs).
 
 Families: :mod:`kernelkit.special` (log-space modified Bessel functions), :mod:`kernelkit.stats`
-(von Mises-Fisher), :mod:`kernelkit.sparse` (SpGEMM over semirings).
+(von Mises-Fisher), :mod:`kernelkit.sparse` (SpGEMM over semirings), :mod:`kernelkit.kernels`
+(batched kernel sums and KDE).
 Importing kernelkit never imports CuPy; GPU support is a run-time question
 (:func:`kernelkit.cuda_available`).
 """
@@ -18,11 +19,11 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0+unknown"
 
-__all__ = ["special", "sparse", "stats", "build_info", "cuda_available", "__version__"]
+__all__ = ["special", "sparse", "stats", "kernels", "build_info", "cuda_available", "__version__"]
 
 
 def __getattr__(name):
-    # kernelkit.sparse pulls in scipy.sparse (~0.35 s): load it, and stats, on first use.
-    if name in ("sparse", "stats"):
+    # kernelkit.sparse pulls in scipy.sparse (~0.35 s): load it, stats and kernels on first use.
+    if name in ("sparse", "stats", "kernels"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'kernelkit' has no attribute {name!r}")

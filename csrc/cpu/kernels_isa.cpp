@@ -1,0 +1,613 @@
+// Batched kernel sums on the CPU, compiled once per instruction set (baseline x86-64 and
+// AVX2+FMA; kernels.cpp picks one at run time).
+//
+// Structure: data points are packed once per problem into a transposed, centred and scaled
+// layout (d rows of n_pad). A work unit owns up to kChunk queries and a range of data points;
+// it walks the data in tiles of kTile points and, for each block of kQB queries, computes the
+// kQB x tile distances into an L1 buffer (distance phase), then turns them into kernel values
+// and reduces them against the weights (kernel phase). The kernel phase keeps its partial sums
+// in T for one tile and adds them to double running sums, so float32 sums stay accurate.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cpu/kernels.hpp"
+
+#ifndef KK_ISA
+#error "KK_ISA must name the instruction-set namespace"
+#endif
+
+namespace kernelkit::cpu::KK_ISA {
+
+namespace {
+
+using kernels::Params;
+
+#define KK_INL static inline __attribute__((always_inline))
+
+template <class T>
+struct Simd;
+
+// 32-byte vectors (GCC vector extensions): one AVX register, or two SSE registers in the
+// baseline build. (Wider vectors would interleave more chains, but GCC scalarises their
+// comparisons and selects.)
+template <>
+struct Simd<double> {
+  typedef double V __attribute__((vector_size(32)));
+  typedef int64_t I __attribute__((vector_size(32)));
+  typedef uint64_t U __attribute__((vector_size(32)));
+  static constexpr int W = 4;
+  using T = double;
+
+  KK_INL V splat(double a) { return V{} + a; }
+  KK_INL V load(const double* p) { V v; std::memcpy(&v, p, sizeof v); return v; }
+  KK_INL void store(double* p, V v) { std::memcpy(p, &v, sizeof v); }
+  KK_INL V abs(V v) { return (V)((U)v & 0x7fffffffffffffffULL); }
+  KK_INL V sqrt(V v) {
+    for (int l = 0; l < W; ++l) v[l] = __builtin_sqrt(v[l]);
+    return v;
+  }
+
+  // exp(x) for x <= 0 (all the engine needs), within 1-2 ULP: x = n ln2 + r, |r| <= ln2/2,
+  // near-minimax (Chebyshev) polynomial of degree 11 (3e-18). Results below the normal range
+  // (x < -708) are returned as 0.
+  KK_INL V exp(V x) {
+    const double magic = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
+    V t = x * 1.4426950408889634 + magic;
+    V n = t - magic;
+    V r = x - n * 0.693147180369123816490 - n * 1.90821492927058770002e-10;
+    // Estrin's scheme: the dependency chain is 4 deep instead of 11 (latency, not throughput,
+    // limits this loop).
+    V r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    V p01 = r + 1.0, p23 = r * 0.1666666666666668 + 0.5000000000000019;
+    V p45 = r * 0.008333333333319601 + 0.0416666666664881;
+    V p67 = r * 0.00019841269890047113 + 0.0013888888952314775;
+    V p89 = r * 2.755724091857897e-06 + 2.4801485482328494e-05;
+    V p1011 = r * 2.5110037605963777e-08 + 2.763263963904103e-07;
+    V p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67) + r8 * (p89 + r2 * p1011);
+    V e = p * (V)(((I)t + 1023) << 52);  // (I)t holds n in its low bits
+    return x < -708.0 ? V{} : e;
+  }
+
+  // log(x): x = 2^e m, m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s) with s = (m-1)/(m+1).
+  KK_INL V log(V x) {
+    auto tiny = x < 2.2250738585072014e-308;
+    V xs = tiny ? x * 4503599627370496.0 : x;
+    U xi = (U)xs;
+    V m = (V)((xi & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL);
+    V e = (V)((xi >> 52) | 0x4330000000000000ULL) - (4503599627370496.0 + 1023.0);
+    auto big = m > 1.4142135623730951;
+    m = big ? m * 0.5 : m;
+    e = big ? e + 1.0 : e;
+    e = tiny ? e - 52.0 : e;
+    V s = (m - 1.0) / (m + 1.0);
+    V s2 = s * s;
+    V p = splat(1.0 / 21);
+    p = p * s2 + 1.0 / 19;
+    p = p * s2 + 1.0 / 17;
+    p = p * s2 + 1.0 / 15;
+    p = p * s2 + 1.0 / 13;
+    p = p * s2 + 1.0 / 11;
+    p = p * s2 + 1.0 / 9;
+    p = p * s2 + 1.0 / 7;
+    p = p * s2 + 1.0 / 5;
+    p = p * s2 + 1.0 / 3;
+    V lm = (s + s) + (s + s) * s2 * p;
+    V res = e * 0.693147180369123816490 + (e * 1.90821492927058770002e-10 + lm);
+    res = x == 0.0 ? splat(-INFINITY) : res;
+    res = x == INFINITY ? splat(INFINITY) : res;
+    res = x < 0.0 ? splat(NAN) : res;
+    return x != x ? x : res;
+  }
+
+  // cos(pi u / 2) for u in [0, 1]; near u = 1 as sin(pi (1 - u) / 2) for relative accuracy.
+  KK_INL V cos_halfpi(V u) {
+    auto hi = u > 0.5;
+    V t = (hi ? 1.0 - u : u) * 1.5707963267948966;
+    V t2 = t * t;
+    V c = splat(1.0 / 6402373705728000.0);  // cos, Taylor to t^18 (|t| <= pi/4)
+    c = c * t2 - 1.0 / 20922789888000.0;
+    c = c * t2 + 1.0 / 87178291200.0;
+    c = c * t2 - 1.0 / 479001600.0;
+    c = c * t2 + 1.0 / 3628800.0;
+    c = c * t2 - 1.0 / 40320.0;
+    c = c * t2 + 1.0 / 720.0;
+    c = c * t2 - 1.0 / 24.0;
+    c = c * t2 + 0.5;
+    c = 1.0 - c * t2;
+    V s = splat(1.0 / 121645100408832000.0);  // sin, Taylor to t^19
+    s = s * t2 - 1.0 / 355687428096000.0;
+    s = s * t2 + 1.0 / 1307674368000.0;
+    s = s * t2 - 1.0 / 6227020800.0;
+    s = s * t2 + 1.0 / 39916800.0;
+    s = s * t2 - 1.0 / 362880.0;
+    s = s * t2 + 1.0 / 5040.0;
+    s = s * t2 - 1.0 / 120.0;
+    s = s * t2 + 1.0 / 6.0;
+    s = t - s * t2 * t;
+    return hi ? s : c;
+  }
+};
+
+template <>
+struct Simd<float> {
+  typedef float V __attribute__((vector_size(32)));
+  typedef int32_t I __attribute__((vector_size(32)));
+  typedef uint32_t U __attribute__((vector_size(32)));
+  static constexpr int W = 8;
+  using T = float;
+
+  KK_INL V splat(float a) { return V{} + a; }
+  KK_INL V load(const float* p) { V v; std::memcpy(&v, p, sizeof v); return v; }
+  KK_INL void store(float* p, V v) { std::memcpy(p, &v, sizeof v); }
+  KK_INL V abs(V v) { return (V)((U)v & 0x7fffffffu); }
+  KK_INL V sqrt(V v) {
+    for (int l = 0; l < W; ++l) v[l] = __builtin_sqrtf(v[l]);
+    return v;
+  }
+
+  KK_INL V exp(V x) {  // x <= 0; degree-6 near-minimax polynomial (2e-9)
+    const float magic = 12582912.0f;  // 1.5 * 2^23
+    V t = x * 1.44269504f + magic;
+    V n = t - magic;
+    V r = x - n * 0.693359375f - n * -2.12194440e-4f;
+    V r2 = r * r, r4 = r2 * r2;
+    V p01 = r * 1.000000037716214f + 1.0f, p23 = r * 0.16666415514653277f + 0.5000000047117757f;
+    V p45 = r * 0.008375126398153335f + 0.04166635289677516f;
+    V p = (p01 + r2 * p23) + r4 * (p45 + r2 * 0.0013941108433972674f);
+    V e = p * (V)(((I)t + 127) << 23);
+    return x < -87.0f ? V{} : e;
+  }
+
+  KK_INL V log(V x) {
+    auto tiny = x < 1.17549435e-38f;
+    V xs = tiny ? x * 8388608.0f : x;
+    U xi = (U)xs;
+    V m = (V)((xi & 0x007fffffu) | 0x3f800000u);
+    V e = (V)((xi >> 23) | 0x4b000000u) - (8388608.0f + 127.0f);
+    auto big = m > 1.41421356f;
+    m = big ? m * 0.5f : m;
+    e = big ? e + 1.0f : e;
+    e = tiny ? e - 23.0f : e;
+    V s = (m - 1.0f) / (m + 1.0f);
+    V s2 = s * s;
+    V p = splat(1.0f / 11);
+    p = p * s2 + 1.0f / 9;
+    p = p * s2 + 1.0f / 7;
+    p = p * s2 + 1.0f / 5;
+    p = p * s2 + 1.0f / 3;
+    V lm = (s + s) + (s + s) * s2 * p;
+    V res = e * 0.693359375f + (e * -2.12194440e-4f + lm);
+    res = x == 0.0f ? splat(-INFINITY) : res;
+    res = x == INFINITY ? splat(INFINITY) : res;
+    res = x < 0.0f ? splat(NAN) : res;
+    return x != x ? x : res;
+  }
+
+  KK_INL V cos_halfpi(V u) {
+    auto hi = u > 0.5f;
+    V t = (hi ? 1.0f - u : u) * 1.57079633f;
+    V t2 = t * t;
+    V c = splat(1.0f / 3628800);
+    c = c * t2 - 1.0f / 40320;
+    c = c * t2 + 1.0f / 720;
+    c = c * t2 - 1.0f / 24;
+    c = c * t2 + 0.5f;
+    c = 1.0f - c * t2;
+    V s = splat(1.0f / 39916800);
+    s = s * t2 - 1.0f / 362880;
+    s = s * t2 + 1.0f / 5040;
+    s = s * t2 - 1.0f / 120;
+    s = s * t2 + 1.0f / 6;
+    s = t - s * t2 * t;
+    return hi ? s : c;
+  }
+};
+
+template <class T>
+struct VecMath {
+  using V = typename Simd<T>::V;
+  KK_INL V exp(V x) { return Simd<T>::exp(x); }
+  KK_INL V log(V x) { return Simd<T>::log(x); }
+  KK_INL V sqrt(V x) { return Simd<T>::sqrt(x); }
+  KK_INL V cos_halfpi(V x) { return Simd<T>::cos_halfpi(x); }
+};
+
+template <class T>
+KK_INL T hsum(typename Simd<T>::V v) {
+  T s = 0;
+  for (int l = 0; l < Simd<T>::W; ++l) s += v[l];
+  return s;
+}
+
+// k (Log = false) or log k (Log = true) of a vector of scaled distances.
+template <class T, int K, bool Sq, bool Log>
+KK_INL typename Simd<T>::V kval(typename Simd<T>::V q, const Params& p) {
+  using V = typename Simd<T>::V;
+  if constexpr (K == kernels::kMaternGeneral) {
+    V out;
+    for (int l = 0; l < Simd<T>::W; ++l) {
+      double r = Sq ? std::sqrt(double(q[l])) : double(q[l]);
+      double lv = kernels::matern_log(r, p);
+      out[l] = T(Log ? lv : std::exp(lv));
+    }
+    return out;
+  } else if constexpr (Log) {
+    return kernels::log_value<K, Sq, VecMath<T>, V, T>(q, p);
+  } else {
+    return kernels::value<K, Sq, VecMath<T>, V, T>(q, p);
+  }
+}
+
+constexpr int kQB = 4;         // queries per register block
+constexpr int64_t kChunk = 64; // queries per work unit
+constexpr int64_t kTile = 256; // data points per tile (a multiple of W)
+constexpr int64_t kSub = 64;   // points per T-precision partial sum in the multi-column phase
+
+template <class T>
+using DistanceFn = void (*)(const T* xs, int64_t ld, int64_t i0, int64_t tl, const T* yq,
+                            int64_t d, T* buf);
+
+// buf[q * kTile + i] = |x_{i0+i} - y_q|^2 (or the L1 distance) for q < kQB, i < tl.
+template <class T, int D, bool L1>
+void distances(const T* xs, int64_t ld, int64_t i0, int64_t tl, const T* yq, int64_t dd, T* buf) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  const int64_t d = D > 0 ? D : dd;
+  for (int64_t i = 0; i < tl; i += W) {
+    V acc[kQB] = {};
+    for (int64_t k = 0; k < d; ++k) {
+      V xv = S::load(xs + k * ld + i0 + i);
+      for (int q = 0; q < kQB; ++q) {
+        V diff = xv - S::splat(yq[q * d + k]);
+        acc[q] += L1 ? S::abs(diff) : diff * diff;
+      }
+    }
+    for (int q = 0; q < kQB; ++q) S::store(buf + q * kTile + i, acc[q]);
+  }
+}
+
+template <class T>
+DistanceFn<T> pick_distances(int64_t d, bool l1) {
+  if (l1) return &distances<T, 0, true>;
+  switch (d) {
+    case 1: return &distances<T, 1, false>;
+    case 2: return &distances<T, 2, false>;
+    case 3: return &distances<T, 3, false>;
+    case 4: return &distances<T, 4, false>;
+    default: return &distances<T, 0, false>;
+  }
+}
+
+// One problem's data, packed: xs holds d rows of n_pad centred, scaled coordinates; w holds
+// the weights padded to n_pad rows (and, for c > 1, cp columns). Padding points have weight 0
+// (log-weight -inf), so they add nothing.
+template <class T>
+struct Packed {
+  int64_t n_pad = 0, cp = 1;
+  std::vector<T> xs, w;
+  std::vector<double> wmax;  // logsumexp, c > 1: per-column max of the log-weights
+};
+
+template <class T>
+void pack(const KernelSumArgs<T>& a, int64_t b, Packed<T>& pk, bool parallel) {
+  const int64_t W2 = Simd<T>::W;
+  const int64_t n = a.n, d = a.d, c = a.c;
+  const bool lse = a.reduction == Reduction::logsumexp;
+  pk.n_pad = (n + W2 - 1) / W2 * W2;
+  pk.cp = c == 1 ? 1 : (c + Simd<T>::W - 1) / Simd<T>::W * Simd<T>::W;
+  const int64_t np = pk.n_pad, cp = pk.cp;
+  pk.xs.assign(size_t(d * np), T(0));
+  pk.w.assign(size_t(np * cp), (lse && c == 1) ? -std::numeric_limits<T>::infinity() : T(0));
+  const T* x = a.x + a.x_index[b] * n * d;
+  const T* w = a.w + a.w_index[b] * n * c;
+  const double* ctr = a.center + a.x_index[b] * d;
+  const double* sc = a.scale + b * d;
+  if (lse && c > 1) {
+    pk.wmax.assign(size_t(c), -INFINITY);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t ch = 0; ch < c; ++ch) pk.wmax[ch] = std::fmax(pk.wmax[ch], double(w[i * c + ch]));
+    for (auto& v : pk.wmax) v = v == -INFINITY ? 0.0 : v;
+  }
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t k = 0; k < d; ++k) pk.xs[k * np + i] = T((double(x[i * d + k]) - ctr[k]) * sc[k]);
+    if (c == 1) {
+      pk.w[i] = w[i];
+    } else {
+      for (int64_t ch = 0; ch < c; ++ch) {
+        double v = w[i * c + ch];
+        pk.w[i * cp + ch] = T(lse ? std::exp(v - pk.wmax[ch]) : v);
+      }
+    }
+  }
+}
+
+// Running reduction state of a work unit's queries: per (query, scale[, column]).
+struct State {
+  std::vector<double> acc;  // sum, or the scaled logsumexp sum
+  std::vector<double> mx;   // logsumexp: running max (per query and scale)
+  std::vector<unsigned char> nan;
+};
+
+template <class T, int K, bool Sq, bool Lse, bool C1>
+struct Unit {
+  using S = Simd<T>;
+  using V = typename S::V;
+  static constexpr int W = S::W;
+
+  // Reduces the distances of one block (kQB queries x tl points) for bandwidth scale s2 into
+  // the state rows of queries q0 .. q0 + kQB - 1.
+  static void kernel_phase(const KernelSumArgs<T>& a, const Packed<T>& pk, const T* buf, T* zbuf,
+                           int64_t i0, int64_t tl, T s2, int64_t q0, int s, int64_t jself0,
+                           State& st, std::vector<T>& tmp) {
+    const int ns = a.nscales;
+    const int64_t c = a.c, cp = pk.cp;
+    const V vs2 = S::splat(s2);
+    if constexpr (!Lse && C1) {
+      V acc[kQB] = {};
+      const T* w = pk.w.data() + i0;
+      for (int64_t i = 0; i < tl; i += W) {
+        V wv = S::load(w + i);
+        for (int q = 0; q < kQB; ++q)
+          acc[q] += kval<T, K, Sq, false>(S::load(buf + q * kTile + i) * vs2, a.params) * wv;
+      }
+      for (int q = 0; q < kQB; ++q) st.acc[(q0 + q) * ns + s] += double(hsum<T>(acc[q]));
+      return;
+    }
+    // Kernel values (or log values, plus log-weights for c = 1) into zbuf; self pairs dropped.
+    T tile_max[kQB];
+    for (int q = 0; q < kQB; ++q) {
+      const T* bq = buf + q * kTile;
+      T* zq = zbuf + q * kTile;
+      const int64_t jself = jself0 < 0 ? -1 : jself0 + q - i0;  // self index inside the tile
+      V vmax = S::splat(-INFINITY);
+      typename S::I nanm = {};
+      for (int64_t i = 0; i < tl; i += W) {
+        V z = kval<T, K, Sq, Lse>(S::load(bq + i) * vs2, a.params);
+        if constexpr (Lse && C1) z += S::load(pk.w.data() + i0 + i);  // padding: -inf
+        if constexpr (Lse) {
+          if constexpr (!C1) {  // padding points must not set the tile max
+            for (int64_t l = std::max<int64_t>(0, a.n - (i0 + i)); l < W; ++l) z[l] = -INFINITY;
+          }
+          if (jself >= i && jself < i + W) z[jself - i] = -INFINITY;
+          vmax = z > vmax ? z : vmax;
+          nanm |= z != z;
+        }
+        S::store(zq + i, z);
+      }
+      if constexpr (Lse) {
+        T mval = -INFINITY;
+        for (int l = 0; l < W; ++l) {
+          mval = std::max(mval, vmax[l]);
+          if (nanm[l]) st.nan[(q0 + q) * ns + s] = 1;
+        }
+        tile_max[q] = mval;
+        if constexpr (C1) {
+          if (mval == -INFINITY) continue;
+          V sacc = {};
+          const V vm = S::splat(mval);
+          for (int64_t i = 0; i < tl; i += W) sacc += S::exp(S::load(zq + i) - vm);
+          const T tsum = hsum<T>(sacc);
+          combine_cols(st, (q0 + q) * ns + s, double(mval), &tsum, 1);
+        } else {
+          const V vm = S::splat(mval);
+          for (int64_t i = 0; i < tl; i += W)
+            S::store(zq + i, mval == -INFINITY ? V{} : S::exp(S::load(zq + i) - vm));
+        }
+      }
+    }
+    if constexpr (C1) return;
+    else {
+      // Multi-column: tmp[q][ch] = sum_i zbuf[q][i] w[i][ch], in T over kSub points at a time.
+      for (int64_t sb = 0; sb < tl; sb += kSub) {
+        const int64_t se = std::min(tl, sb + kSub);
+        for (int64_t ch0 = 0; ch0 < cp; ch0 += W) {
+          V acc[kQB] = {};
+          for (int64_t i = sb; i < se; ++i) {
+            V w0 = S::load(pk.w.data() + (i0 + i) * cp + ch0);
+            for (int q = 0; q < kQB; ++q) acc[q] += S::splat(zbuf[q * kTile + i]) * w0;
+          }
+          for (int q = 0; q < kQB; ++q) S::store(tmp.data() + q * cp + ch0, acc[q]);
+        }
+        for (int q = 0; q < kQB; ++q) {
+          const int64_t row = (q0 + q) * ns + s;
+          if constexpr (Lse) {
+            if (tile_max[q] == -INFINITY) continue;
+            combine_cols(st, row, double(tile_max[q]), tmp.data() + q * cp, c);
+          } else {
+            double* acc = st.acc.data() + row * c;
+            for (int64_t ch = 0; ch < c; ++ch) acc[ch] += double(tmp[q * cp + ch]);
+          }
+        }
+      }
+    }
+  }
+
+  // Adds exp(m) * t[ch] into the row's columns (which share one running max).
+  static void combine_cols(State& st, int64_t row, double m, const T* t, int64_t c) {
+    double& mx = st.mx[row];
+    double* acc = st.acc.data() + row * c;
+    if (m > mx) {
+      const double f = std::exp(mx - m);
+      for (int64_t ch = 0; ch < c; ++ch) acc[ch] = acc[ch] * f + double(t[ch]);
+      mx = m;
+    } else {
+      const double f = std::exp(m - mx);
+      for (int64_t ch = 0; ch < c; ++ch) acc[ch] += double(t[ch]) * f;
+    }
+  }
+
+  // Queries j0 .. j1 - 1 of problem b against data points [ib, ie) (multiples of W); writes
+  // the final-form values (sums, or logs of sums) to res[(j - j0) * ns * c + s * c + ch].
+  static void run(const KernelSumArgs<T>& a, const Packed<T>& pk, DistanceFn<T> dist, int64_t b,
+                  int64_t j0, int64_t j1, int64_t ib, int64_t ie, double* res) {
+    const int64_t d = a.d, c = a.c, ns = a.nscales;
+    const int64_t nq = j1 - j0, nqp = (nq + kQB - 1) / kQB * kQB;
+    std::vector<T> yq(size_t(nqp * d), T(0));
+    const T* y = a.y + a.y_index[b] * a.m * d;
+    const double* ctr = a.center + a.x_index[b] * d;
+    const double* sc = a.scale + b * d;
+    for (int64_t j = 0; j < nq; ++j)
+      for (int64_t k = 0; k < d; ++k)
+        yq[j * d + k] = T((double(y[(j0 + j) * d + k]) - ctr[k]) * sc[k]);
+    State st;
+    st.acc.assign(size_t(nqp * ns * c), 0.0);
+    if constexpr (Lse) {
+      st.mx.assign(size_t(nqp * ns), -INFINITY);
+      st.nan.assign(size_t(nqp * ns), 0);
+    }
+    std::vector<T> buf(size_t(kQB * kTile)), zbuf(C1 && !Lse ? 0 : size_t(kQB * kTile));
+    std::vector<T> tmp(C1 ? 0 : size_t(kQB * pk.cp));
+    for (int64_t i0 = ib; i0 < ie; i0 += kTile) {
+      const int64_t tl = std::min(kTile, ie - i0);
+      for (int64_t q0 = 0; q0 < nqp; q0 += kQB) {
+        dist(pk.xs.data(), pk.n_pad, i0, tl, yq.data() + q0 * d, d, buf.data());
+        const int64_t jself0 = a.exclude_self ? j0 + q0 : -1;
+        for (int s = 0; s < ns; ++s) {
+          const double f = a.scales2[s];
+          kernel_phase(a, pk, buf.data(), zbuf.data(), i0, tl, T(Sq ? f : std::sqrt(f)), q0, s,
+                       jself0, st, tmp);
+        }
+      }
+    }
+    for (int64_t j = 0; j < nq; ++j)
+      for (int64_t s = 0; s < ns; ++s) {
+        const int64_t row = j * ns + s;
+        for (int64_t ch = 0; ch < c; ++ch) {
+          double v = st.acc[row * c + ch];
+          if constexpr (Lse) {
+            const double wm = C1 ? 0.0 : pk.wmax[ch];
+            v = st.nan[row] ? NAN : (v > 0 ? st.mx[row] + wm + std::log(v) : (v == 0 ? -INFINITY : v));
+          }
+          res[row * c + ch] = v;
+        }
+      }
+  }
+};
+
+template <class T>
+using UnitFn = void (*)(const KernelSumArgs<T>&, const Packed<T>&, DistanceFn<T>, int64_t,
+                        int64_t, int64_t, int64_t, int64_t, double*);
+
+template <class T, int K, bool Sq>
+UnitFn<T> pick_unit_k(bool lse, bool c1) {
+  if (lse) return c1 ? &Unit<T, K, Sq, true, true>::run : &Unit<T, K, Sq, true, false>::run;
+  return c1 ? &Unit<T, K, Sq, false, true>::run : &Unit<T, K, Sq, false, false>::run;
+}
+
+template <class T, int... K>
+UnitFn<T> pick_unit(int kind, bool l1, bool lse, bool c1, std::integer_sequence<int, K...>) {
+  if (l1) return pick_unit_k<T, kernels::kDistance, false>(lse, c1);
+  UnitFn<T> f = nullptr;
+  ((kind == K ? (f = pick_unit_k<T, K, true>(lse, c1), true) : false) || ...);
+  return f;
+}
+
+int threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+}  // namespace
+
+template <class T>
+void kernel_sum(const KernelSumArgs<T>& a) {
+  const bool lse = a.reduction == Reduction::logsumexp;
+  UnitFn<T> unit = pick_unit<T>(a.kind, a.l1, lse, a.c == 1,
+                                std::make_integer_sequence<int, kernels::kKindCount>{});
+  DistanceFn<T> dist = pick_distances<T>(a.d, a.l1);
+  const int64_t m = a.m, row = int64_t(a.nscales) * a.c;
+  const int64_t nchunks = (m + kChunk - 1) / kChunk;
+  const int P = threads();
+  if (m == 0 || a.batch == 0) return;
+
+  if (a.batch >= 2 * P) {
+    // Many problems: one thread per problem, each packing its own data.
+#pragma omp parallel
+    {
+      Packed<T> pk;
+      std::vector<double> res(size_t(kChunk * row));
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t b = 0; b < a.batch; ++b) {
+        pack(a, b, pk, false);
+        for (int64_t ch = 0; ch < nchunks; ++ch) {
+          const int64_t j0 = ch * kChunk, j1 = std::min(m, j0 + kChunk);
+          unit(a, pk, dist, b, j0, j1, 0, pk.n_pad, res.data());
+          T* out = a.out + (b * m + j0) * row;
+          for (int64_t t = 0; t < (j1 - j0) * row; ++t) out[t] = T(res[t]);
+        }
+      }
+    }
+    return;
+  }
+
+  // Few problems: pack each once, then split its queries (and, when they are few, its data)
+  // over the threads; split partial results are combined at the end.
+  Packed<T> pk;
+  for (int64_t b = 0; b < a.batch; ++b) {
+    pack(a, b, pk, true);
+    const int64_t ntiles = (pk.n_pad + kTile - 1) / kTile;
+    int64_t splits = 1;
+    if (nchunks < 2 * P) splits = std::max<int64_t>(1, std::min<int64_t>((2 * P + nchunks - 1) / nchunks, ntiles));
+    const int64_t tiles_per = (ntiles + splits - 1) / std::max<int64_t>(splits, 1);
+    std::vector<double> part(splits > 1 ? size_t(splits * m * row) : 0);
+    T* out = a.out + b * m * row;
+#pragma omp parallel
+    {
+      std::vector<double> res(size_t(kChunk * row));
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t u = 0; u < nchunks * splits; ++u) {
+        const int64_t ch = u / splits, sp = u % splits;
+        const int64_t j0 = ch * kChunk, j1 = std::min(m, j0 + kChunk);
+        const int64_t ib = std::min(pk.n_pad, sp * tiles_per * kTile);
+        const int64_t ie = std::min(pk.n_pad, ib + tiles_per * kTile);
+        unit(a, pk, dist, b, j0, j1, ib, ie, res.data());
+        const int64_t len = (j1 - j0) * row;
+        if (splits == 1) {
+          for (int64_t t = 0; t < len; ++t) out[j0 * row + t] = T(res[t]);
+        } else {
+          std::copy(res.begin(), res.begin() + len, part.begin() + sp * m * row + j0 * row);
+        }
+      }
+      if (splits > 1) {
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < m * row; ++t) {
+          double v;
+          if (lse) {
+            double mx = -INFINITY;
+            bool nan = false;
+            for (int64_t sp = 0; sp < splits; ++sp) {
+              double l = part[sp * m * row + t];
+              nan |= l != l;
+              mx = std::max(mx, l);
+            }
+            double s = 0;
+            if (mx > -INFINITY && mx < INFINITY)
+              for (int64_t sp = 0; sp < splits; ++sp) s += std::exp(part[sp * m * row + t] - mx);
+            v = nan ? NAN : (mx > -INFINITY && mx < INFINITY ? mx + std::log(s) : mx);
+          } else {
+            v = 0;
+            for (int64_t sp = 0; sp < splits; ++sp) v += part[sp * m * row + t];
+          }
+          out[t] = T(v);
+        }
+      }
+    }
+  }
+}
+
+template void kernel_sum<float>(const KernelSumArgs<float>&);
+template void kernel_sum<double>(const KernelSumArgs<double>&);
+
+}  // namespace kernelkit::cpu::KK_ISA
