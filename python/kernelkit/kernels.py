@@ -99,9 +99,9 @@ def _run(x, y, w, code, params, l1, reduction, bandwidth, scales2=(1.0,), exclud
             f"bandwidth {bw.shape} (bandwidth broadcasts against (..., d) = (..., {d}))"
         ) from None
     nb = math.prod(full)
-    x3 = np.ascontiguousarray(x.reshape((-1, n, d)))
-    y3 = np.ascontiguousarray(y.reshape((-1, m, d)))
-    w3 = np.ascontiguousarray(w.reshape((-1, n, c)))
+    x3 = np.ascontiguousarray(x.reshape((math.prod(xb), n, d)))
+    y3 = np.ascontiguousarray(y.reshape((math.prod(yb), m, d)))
+    w3 = np.ascontiguousarray(w.reshape((math.prod(wb), n, c)))
     center = np.ascontiguousarray(_finite_mean(x3).reshape(-1, d))
     scale = np.ascontiguousarray(scale.reshape(nb, d), dtype=np.float64)
     s2 = np.ascontiguousarray(scales2, dtype=np.float64)
@@ -207,7 +207,7 @@ def kernel_sum(x, y, weights=None, *, kernel="gaussian", bandwidth=1.0, reductio
         weights = log_weights
     squeeze = True
     if weights is None:
-        w = np.zeros((n, 1)) if lse else np.ones((n, 1))  # log 1 = 0
+        w = (np.zeros if lse else np.ones)((n, 1), dtype=_float_dtype(x, y))  # log 1 = 0
     else:
         w = np.asarray(weights)
         if w.ndim == x.ndim:
@@ -236,7 +236,12 @@ def kernel_sum(x, y, weights=None, *, kernel="gaussian", bandwidth=1.0, reductio
         x = np.zeros(x.shape[:-1] + (1,), dt)
         y = np.zeros(y.shape[:-1] + (1,), dt)
         bw = np.ones(())
-    out = _run(x, y, w, code, params, l1, int(lse), bw)[..., 0, :]
+    # logsumexp works where exponents are large (-100 and below), and a float32 exponent is
+    # only good to eps32 |exponent|: compute in float64 and round the logs once at the end
+    work = np.float64 if lse else dt
+    out = _run(x.astype(work, copy=False), y.astype(work, copy=False),
+               w.astype(work, copy=False), code, params, l1, int(lse), bw)[..., 0, :]
+    out = out.astype(dt, copy=False)
     return out[..., 0] if squeeze else out
 
 
@@ -400,7 +405,7 @@ class KernelDensity:
             raise ValueError(f"y must have shape (m, {d}), got {y.shape}")
         x = self.x_
         dt = _float_dtype(x, y)
-        logw = np.log(self.weights_)
+        logw = np.log(self.weights_).astype(dt)
         out = kernel_sum(x.astype(dt, copy=False), y.astype(dt, copy=False), kernel=self._name,
                          bandwidth=self.bandwidth_, reduction="logsumexp",
                          log_weights=logw, **self.kernel_params)
