@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #ifdef _OPENMP
@@ -354,11 +355,18 @@ struct Unit {
     if constexpr (!Lse && C1) {
       V acc[kQB] = {};
       const T* w = pk.w.data() + i0;
-      for (int64_t i = 0; i < tl; i += W) {
-        V wv = S::load(w + i);
-        for (int q = 0; q < kQB; ++q)
-          acc[q] += kval<T, K, Sq, false>(S::load(buf + q * kTile + i) * vs2, a.params) * wv;
-      }
+      auto run = [&](auto scaled) {
+        for (int64_t i = 0; i < tl; i += W) {
+          V wv = S::load(w + i);
+          for (int q = 0; q < kQB; ++q) {
+            V dist = S::load(buf + q * kTile + i);
+            if constexpr (decltype(scaled)::value) dist *= vs2;
+            acc[q] += kval<T, K, Sq, false>(dist, a.params) * wv;
+          }
+        }
+      };
+      if (s2 == T(1)) run(std::false_type{});  // the common case: one bandwidth
+      else run(std::true_type{});
       for (int q = 0; q < kQB; ++q) st.acc[(q0 + q) * ns + s] += double(hsum<T>(acc[q]));
       return;
     }
@@ -445,6 +453,30 @@ struct Unit {
     }
   }
 
+  // Small d, one column, one bandwidth: distances stay in registers and go straight into the
+  // kernel (no distance buffer).
+  template <int D>
+  static void fused_sum(const KernelSumArgs<T>& a, const Packed<T>& pk, const T* yq, int64_t i0,
+                        int64_t tl, double* acc_out) {
+    V acc[kQB] = {};
+    const T* w = pk.w.data() + i0;
+    const T* xs = pk.xs.data() + i0;
+    for (int64_t i = 0; i < tl; i += W) {
+      V xv[D];
+      for (int k = 0; k < D; ++k) xv[k] = S::load(xs + k * pk.n_pad + i);
+      V wv = S::load(w + i);
+      for (int q = 0; q < kQB; ++q) {
+        V r2 = {};
+        for (int k = 0; k < D; ++k) {
+          V diff = xv[k] - S::splat(yq[q * D + k]);
+          r2 += diff * diff;
+        }
+        acc[q] += kval<T, K, true, false>(r2, a.params) * wv;
+      }
+    }
+    for (int q = 0; q < kQB; ++q) acc_out[q] += double(hsum<T>(acc[q]));
+  }
+
   // Queries j0 .. j1 - 1 of problem b against data points [ib, ie) (multiples of W); writes
   // the final-form values (sums, or logs of sums) to res[(j - j0) * ns * c + s * c + ch].
   static void run(const KernelSumArgs<T>& a, const Packed<T>& pk, DistanceFn<T> dist, int64_t b,
@@ -466,9 +498,18 @@ struct Unit {
     }
     std::vector<T> buf(size_t(kQB * kTile)), zbuf(C1 && !Lse ? 0 : size_t(kQB * kTile));
     std::vector<T> tmp(C1 ? 0 : size_t(kQB * pk.cp));
+    const bool fused = !Lse && C1 && Sq && ns == 1 && a.scales2[0] == 1.0 && d <= 3;
     for (int64_t i0 = ib; i0 < ie; i0 += kTile) {
       const int64_t tl = std::min(kTile, ie - i0);
       for (int64_t q0 = 0; q0 < nqp; q0 += kQB) {
+        if constexpr (!Lse && C1 && Sq) {
+          if (fused) {
+            if (d == 1) fused_sum<1>(a, pk, yq.data() + q0, i0, tl, st.acc.data() + q0);
+            if (d == 2) fused_sum<2>(a, pk, yq.data() + q0 * 2, i0, tl, st.acc.data() + q0);
+            if (d == 3) fused_sum<3>(a, pk, yq.data() + q0 * 3, i0, tl, st.acc.data() + q0);
+            continue;
+          }
+        }
         dist(pk.xs.data(), pk.n_pad, i0, tl, yq.data() + q0 * d, d, buf.data());
         const int64_t jself0 = a.exclude_self ? j0 + q0 : -1;
         for (int s = 0; s < ns; ++s) {
