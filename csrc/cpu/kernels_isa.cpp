@@ -2,7 +2,7 @@
 // AVX2+FMA; kernels.cpp picks one at run time).
 //
 // Structure: data points are packed once per problem into a transposed, centred and scaled
-// layout (d rows of n_pad). A work unit owns up to kChunk queries and a range of data points;
+// layout (tile after tile, each d rows of kTile points). A work unit owns up to kChunk queries and a range of data points;
 // it walks the data in tiles of kTile points and, for each block of kQB queries, computes the
 // kQB x tile distances into an L1 buffer (distance phase), then turns them into kernel values
 // and reduces them against the weights (kernel phase). The kernel phase keeps its partial sums
@@ -46,7 +46,7 @@ struct Simd<double> {
   static constexpr int W = 4;
   using T = double;
 
-  KK_INL V splat(double a) { return V{} + a; }
+  KK_INL V splat(double a) { return V{a, a, a, a}; }  // (V{} + a would add 0.0 first)
   KK_INL V load(const double* p) { V v; std::memcpy(&v, p, sizeof v); return v; }
   KK_INL void store(double* p, V v) { std::memcpy(p, &v, sizeof v); }
   KK_INL V abs(V v) { return (V)((U)v & 0x7fffffffffffffffULL); }
@@ -144,7 +144,7 @@ struct Simd<float> {
   static constexpr int W = 8;
   using T = float;
 
-  KK_INL V splat(float a) { return V{} + a; }
+  KK_INL V splat(float a) { return V{a, a, a, a, a, a, a, a}; }
   KK_INL V load(const float* p) { V v; std::memcpy(&v, p, sizeof v); return v; }
   KK_INL void store(float* p, V v) { std::memcpy(p, &v, sizeof v); }
   KK_INL V abs(V v) { return (V)((U)v & 0x7fffffffu); }
@@ -248,30 +248,38 @@ KK_INL typename Simd<T>::V kval(typename Simd<T>::V q, const Params& p) {
 
 constexpr int kQB = 4;         // queries per register block
 constexpr int64_t kChunk = 64; // queries per work unit
-constexpr int64_t kTile = 256; // data points per tile (a multiple of W)
+constexpr int64_t kTile = 256; // data points per tile (a multiple of 2 W)
 constexpr int64_t kSub = 64;   // points per T-precision partial sum in the multi-column phase
 
 template <class T>
-using DistanceFn = void (*)(const T* xs, int64_t ld, int64_t i0, int64_t tl, const T* yq,
-                            int64_t d, T* buf);
+using DistanceFn = void (*)(const T* xs, int64_t tl, const T* yq, int64_t d, T* buf);
 
-// buf[q * kTile + i] = |x_{i0+i} - y_q|^2 (or the L1 distance) for q < kQB, i < tl.
+// buf[q * kTile + i] = |x_i - y_q|^2 (or the L1 distance) for q < kQB, i < tl; xs points at one
+// packed tile (d rows of kTile).
 template <class T, int D, bool L1>
-void distances(const T* xs, int64_t ld, int64_t i0, int64_t tl, const T* yq, int64_t dd, T* buf) {
+void distances(const T* xs, int64_t tl, const T* yq, int64_t dd, T* buf) {
   using S = Simd<T>;
   using V = typename S::V;
   constexpr int W = S::W;
   const int64_t d = D > 0 ? D : dd;
-  for (int64_t i = 0; i < tl; i += W) {
-    V acc[kQB] = {};
+  // Two vectors of points per query: 2 kQB independent accumulation chains, enough to hide
+  // the FMA latency over a long k loop.
+  for (int64_t i = 0; i < tl; i += 2 * W) {
+    V acc[kQB][2] = {};
     for (int64_t k = 0; k < d; ++k) {
-      V xv = S::load(xs + k * ld + i0 + i);
+      const T* xr = xs + k * kTile + i;
+      V x0 = S::load(xr), x1 = S::load(xr + W);
       for (int q = 0; q < kQB; ++q) {
-        V diff = xv - S::splat(yq[q * d + k]);
-        acc[q] += L1 ? S::abs(diff) : diff * diff;
+        V yk = S::splat(yq[q * d + k]);
+        V d0 = x0 - yk, d1 = x1 - yk;
+        acc[q][0] += L1 ? S::abs(d0) : d0 * d0;
+        acc[q][1] += L1 ? S::abs(d1) : d1 * d1;
       }
     }
-    for (int q = 0; q < kQB; ++q) S::store(buf + q * kTile + i, acc[q]);
+    for (int q = 0; q < kQB; ++q) {
+      S::store(buf + q * kTile + i, acc[q][0]);
+      S::store(buf + q * kTile + i + W, acc[q][1]);
+    }
   }
 }
 
@@ -287,7 +295,8 @@ DistanceFn<T> pick_distances(int64_t d, bool l1) {
   }
 }
 
-// One problem's data, packed: xs holds d rows of n_pad centred, scaled coordinates; w holds
+// One problem's data, packed: xs holds the centred, scaled coordinates tile by tile (each tile
+// d rows of kTile points, contiguous, so a tile's rows share few pages); w holds
 // the weights padded to n_pad rows (and, for c > 1, cp columns). Padding points have weight 0
 // (log-weight -inf), so they add nothing.
 template <class T>
@@ -299,13 +308,13 @@ struct Packed {
 
 template <class T>
 void pack(const KernelSumArgs<T>& a, int64_t b, Packed<T>& pk, bool parallel) {
-  const int64_t W2 = Simd<T>::W;
+  const int64_t W2 = 2 * Simd<T>::W;
   const int64_t n = a.n, d = a.d, c = a.c;
   const bool lse = a.reduction == Reduction::logsumexp;
   pk.n_pad = (n + W2 - 1) / W2 * W2;
   pk.cp = c == 1 ? 1 : (c + Simd<T>::W - 1) / Simd<T>::W * Simd<T>::W;
   const int64_t np = pk.n_pad, cp = pk.cp;
-  pk.xs.assign(size_t(d * np), T(0));
+  pk.xs.assign(size_t((np + kTile - 1) / kTile * kTile * d), T(0));
   pk.w.assign(size_t(np * cp), (lse && c == 1) ? -std::numeric_limits<T>::infinity() : T(0));
   const T* x = a.x + a.x_index[b] * n * d;
   const T* w = a.w + a.w_index[b] * n * c;
@@ -319,7 +328,8 @@ void pack(const KernelSumArgs<T>& a, int64_t b, Packed<T>& pk, bool parallel) {
   }
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t i = 0; i < n; ++i) {
-    for (int64_t k = 0; k < d; ++k) pk.xs[k * np + i] = T((double(x[i * d + k]) - ctr[k]) * sc[k]);
+    T* tile = pk.xs.data() + i / kTile * kTile * d + i % kTile;
+    for (int64_t k = 0; k < d; ++k) tile[k * kTile] = T((double(x[i * d + k]) - ctr[k]) * sc[k]);
     if (c == 1) {
       pk.w[i] = w[i];
     } else {
@@ -460,10 +470,10 @@ struct Unit {
                         int64_t tl, double* acc_out) {
     V acc[kQB] = {};
     const T* w = pk.w.data() + i0;
-    const T* xs = pk.xs.data() + i0;
+    const T* xs = pk.xs.data() + i0 * D;  // i0 is a tile start
     for (int64_t i = 0; i < tl; i += W) {
       V xv[D];
-      for (int k = 0; k < D; ++k) xv[k] = S::load(xs + k * pk.n_pad + i);
+      for (int k = 0; k < D; ++k) xv[k] = S::load(xs + k * kTile + i);
       V wv = S::load(w + i);
       for (int q = 0; q < kQB; ++q) {
         V r2 = {};
@@ -477,7 +487,7 @@ struct Unit {
     for (int q = 0; q < kQB; ++q) acc_out[q] += double(hsum<T>(acc[q]));
   }
 
-  // Queries j0 .. j1 - 1 of problem b against data points [ib, ie) (multiples of W); writes
+  // Queries j0 .. j1 - 1 of problem b against data points [ib, ie) (multiples of 2 W); writes
   // the final-form values (sums, or logs of sums) to res[(j - j0) * ns * c + s * c + ch].
   static void run(const KernelSumArgs<T>& a, const Packed<T>& pk, DistanceFn<T> dist, int64_t b,
                   int64_t j0, int64_t j1, int64_t ib, int64_t ie, double* res) {
@@ -510,7 +520,7 @@ struct Unit {
             continue;
           }
         }
-        dist(pk.xs.data(), pk.n_pad, i0, tl, yq.data() + q0 * d, d, buf.data());
+        dist(pk.xs.data() + i0 * d, tl, yq.data() + q0 * d, d, buf.data());
         const int64_t jself0 = a.exclude_self ? j0 + q0 : -1;
         for (int s = 0; s < ns; ++s) {
           const double f = a.scales2[s];
