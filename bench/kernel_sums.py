@@ -76,14 +76,15 @@ def make(n, m, d, c, dtype, seed=0):
     return x, y, w
 
 
-def table_sums(n, m, full, dims):
+def table_sums(n, m, full, dims, dtypes):
     have_keops = keops_clean()
+    dtypes = [np.dtype(t).type for t in dtypes]
     print("| d | dtype | c | kernelkit Mpairs/s | kernelkit n = m = 1e5 (s) | KeOps Mpairs/s "
           "(first call s) | ratio | NumPy blocked Mpairs/s | ratio | max rel diff |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for d in dims:
         h = float(np.sqrt(d))
-        for dtype in (np.float32, np.float64):
+        for dtype in dtypes:
             for c in (1, 16):
                 x, y, w = make(n, m, d, c, dtype)
                 pairs = n * m
@@ -200,7 +201,8 @@ if __name__ == "__main__":
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--m", type=int, default=10_000)
     ap.add_argument("--d", type=int, nargs="*", default=[3, 64])
+    ap.add_argument("--dtype", nargs="*", default=["float32", "float64"])
     ap.add_argument("--no-full", action="store_true", help="skip the n = m = 1e5 kernelkit runs")
     args = ap.parse_args()
-    {"sums": lambda: table_sums(args.n, args.m, not args.no_full, args.d), "batched": table_batched,
+    {"sums": lambda: table_sums(args.n, args.m, not args.no_full, args.d, args.dtype), "batched": table_batched,
      "kde": table_kde, "first": table_first}[args.part]()

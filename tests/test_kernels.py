@@ -98,6 +98,26 @@ def test_per_dimension_bandwidth(dtype):
     np.testing.assert_allclose(got, ref, rtol=1e-13 if dtype == np.float64 else 2e-6)
 
 
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-13), (np.float32, 2e-6)])
+@pytest.mark.parametrize("layout", ["compact", "clusters"])
+def test_high_dimension_cross_term_and_direct(layout, dtype, tol):
+    """d >= 16 uses |x|^2 + |y|^2 - 2 x.y while the centred data stay within a few bandwidths
+    (compact), direct differences when the cancellation would cost accuracy (clusters far from
+    the common centre); both meet the bound."""
+    rng = np.random.default_rng(9)
+    d, h = 24, 10.0
+    x, y = problem(rng, 500, 80, d, 0.0, dtype)
+    if layout == "clusters":  # two tight clusters 30 bandwidths either side of the centre
+        shift = np.zeros(d)
+        shift[0] = 300.0
+        x = (x + np.where(rng.random((500, 1)) < 0.5, shift, -shift)).astype(dtype)
+        y = (y + np.where(rng.random((80, 1)) < 0.5, shift, -shift)).astype(dtype)
+    w = rng.random((500, 2)).astype(dtype)
+    got = kernel_sum(x, y, w, bandwidth=h)
+    ref = np.exp(-0.5 * dense_distance(x, y, h) ** 2) @ w.astype(np.float64)
+    np.testing.assert_allclose(got, ref, rtol=tol)
+
+
 @pytest.mark.parametrize("dtype, atol", [(np.float64, 1e-10), (np.float32, 1e-5)])
 @pytest.mark.parametrize("name, params", [("gaussian", {}), ("matern", {"nu": 2.5}),
                                           ("rational_quadratic", {"alpha": 2.0}),

@@ -252,12 +252,13 @@ constexpr int64_t kTile = 256; // data points per tile (a multiple of 2 W)
 constexpr int64_t kSub = 64;   // points per T-precision partial sum in the multi-column phase
 
 template <class T>
-using DistanceFn = void (*)(const T* xs, int64_t tl, const T* yq, int64_t d, T* buf);
+using DistanceFn = void (*)(const T* xs, const T* xn, int64_t tl, const T* yq, const T* yn,
+                            int64_t d, T* buf);
 
 // buf[q * kTile + i] = |x_i - y_q|^2 (or the L1 distance) for q < kQB, i < tl; xs points at one
 // packed tile (d rows of kTile).
 template <class T, int D, bool L1>
-void distances(const T* xs, int64_t tl, const T* yq, int64_t dd, T* buf) {
+void distances(const T* xs, const T*, int64_t tl, const T* yq, const T*, int64_t dd, T* buf) {
   using S = Simd<T>;
   using V = typename S::V;
   constexpr int W = S::W;
@@ -283,6 +284,45 @@ void distances(const T* xs, int64_t tl, const T* yq, int64_t dd, T* buf) {
   }
 }
 
+// Large d: the same through the cross term, |x|^2 + |y|^2 - 2 x.y (coordinates are centred, so
+// the cancellation is mild), clamped at 0: one FMA per coordinate pair instead of two ops.
+template <class T>
+void distances_dot(const T* xs, const T* xn, int64_t tl, const T* yq, const T* yn, int64_t d,
+                   T* buf) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  for (int64_t i = 0; i < tl; i += 2 * W) {
+    V acc[kQB][2] = {};
+    for (int64_t k = 0; k < d; ++k) {
+      const T* xr = xs + k * kTile + i;
+      V x0 = S::load(xr), x1 = S::load(xr + W);
+      for (int q = 0; q < kQB; ++q) {
+        V yk = S::splat(yq[q * d + k]);
+        acc[q][0] += x0 * yk;
+        acc[q][1] += x1 * yk;
+      }
+    }
+    V n0 = S::load(xn + i), n1 = S::load(xn + i + W);
+    for (int q = 0; q < kQB; ++q) {
+      V ynq = S::splat(yn[q]);
+      V r0 = (n0 + ynq) - (acc[q][0] + acc[q][0]);
+      V r1 = (n1 + ynq) - (acc[q][1] + acc[q][1]);
+      S::store(buf + q * kTile + i, r0 < T(0) ? V{} : r0);
+      S::store(buf + q * kTile + i + W, r1 < T(0) ? V{} : r1);
+    }
+  }
+}
+
+// The cross-term form pays from this dimension on (measured: 1.4x at d = 64, 1.1x at d = 16).
+constexpr int64_t kDotMinD = 16;
+
+// Its error in r^2 is about 3 eps (|x|^2 + |y|^2) in bandwidth units, against eps r^2 for direct
+// differences, so it is used only while every centred point and query lies within this many
+// squared bandwidths of the centre (error < 3e-14 in float64, < 4e-7 in float32).
+template <class T>
+constexpr double kDotMaxNorm = sizeof(T) == 8 ? 64.0 : 2.0;
+
 template <class T>
 DistanceFn<T> pick_distances(int64_t d, bool l1) {
   if (l1) return &distances<T, 0, true>;
@@ -303,6 +343,8 @@ template <class T>
 struct Packed {
   int64_t n_pad = 0, cp = 1;
   std::vector<T> xs, w;
+  std::vector<T> xn;     // |x_i|^2 of the packed points (d >= kDotMinD)
+  bool dot_ok = false;   // every |x_i|^2 <= kDotMaxNorm
   std::vector<double> wmax;  // logsumexp, c > 1: per-column max of the log-weights
 };
 
@@ -315,6 +357,7 @@ void pack(const KernelSumArgs<T>& a, int64_t b, Packed<T>& pk, bool parallel) {
   pk.cp = c == 1 ? 1 : (c + Simd<T>::W - 1) / Simd<T>::W * Simd<T>::W;
   const int64_t np = pk.n_pad, cp = pk.cp;
   pk.xs.assign(size_t((np + kTile - 1) / kTile * kTile * d), T(0));
+  pk.xn.assign(!a.l1 && d >= kDotMinD ? size_t(np) : 0, T(0));
   pk.w.assign(size_t(np * cp), (lse && c == 1) ? -std::numeric_limits<T>::infinity() : T(0));
   const T* x = a.x + a.x_index[b] * n * d;
   const T* w = a.w + a.w_index[b] * n * c;
@@ -329,7 +372,13 @@ void pack(const KernelSumArgs<T>& a, int64_t b, Packed<T>& pk, bool parallel) {
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t i = 0; i < n; ++i) {
     T* tile = pk.xs.data() + i / kTile * kTile * d + i % kTile;
-    for (int64_t k = 0; k < d; ++k) tile[k * kTile] = T((double(x[i * d + k]) - ctr[k]) * sc[k]);
+    double norm = 0;
+    for (int64_t k = 0; k < d; ++k) {
+      const T v = T((double(x[i * d + k]) - ctr[k]) * sc[k]);
+      tile[k * kTile] = v;
+      norm += double(v) * double(v);
+    }
+    if (!pk.xn.empty()) pk.xn[i] = T(norm);
     if (c == 1) {
       pk.w[i] = w[i];
     } else {
@@ -339,6 +388,8 @@ void pack(const KernelSumArgs<T>& a, int64_t b, Packed<T>& pk, bool parallel) {
       }
     }
   }
+  pk.dot_ok = !pk.xn.empty();
+  for (int64_t i = 0; i < n && pk.dot_ok; ++i) pk.dot_ok = pk.xn[i] <= kDotMaxNorm<T>;  // NaN: no
 }
 
 // Running reduction state of a work unit's queries: per (query, scale[, column]).
@@ -497,9 +548,24 @@ struct Unit {
     const T* y = a.y + a.y_index[b] * a.m * d;
     const double* ctr = a.center + a.x_index[b] * d;
     const double* sc = a.scale + b * d;
-    for (int64_t j = 0; j < nq; ++j)
-      for (int64_t k = 0; k < d; ++k)
-        yq[j * d + k] = T((double(y[(j0 + j) * d + k]) - ctr[k]) * sc[k]);
+    std::vector<T> yn(size_t(nqp), T(0));
+    for (int64_t j = 0; j < nq; ++j) {
+      double norm = 0;
+      for (int64_t k = 0; k < d; ++k) {
+        const T v = T((double(y[(j0 + j) * d + k]) - ctr[k]) * sc[k]);
+        yq[j * d + k] = v;
+        norm += double(v) * double(v);
+      }
+      yn[j] = T(norm);
+    }
+    // Per block of queries: the cross-term form where data and queries allow it.
+    std::vector<DistanceFn<T>> dist_block(size_t(nqp / kQB), dist);
+    if (pk.dot_ok && d >= kDotMinD)
+      for (int64_t q0 = 0; q0 < nqp; q0 += kQB) {
+        bool ok = true;
+        for (int q = 0; q < kQB; ++q) ok = ok && yn[q0 + q] <= kDotMaxNorm<T>;
+        if (ok) dist_block[q0 / kQB] = &distances_dot<T>;
+      }
     State st;
     st.acc.assign(size_t(nqp * ns * c), 0.0);
     if constexpr (Lse) {
@@ -520,7 +586,8 @@ struct Unit {
             continue;
           }
         }
-        dist(pk.xs.data() + i0 * d, tl, yq.data() + q0 * d, d, buf.data());
+        dist_block[q0 / kQB](pk.xs.data() + i0 * d, pk.xn.data() + i0, tl, yq.data() + q0 * d,
+                             yn.data() + q0, d, buf.data());
         const int64_t jself0 = a.exclude_self ? j0 + q0 : -1;
         for (int s = 0; s < ns; ++s) {
           const double f = a.scales2[s];
