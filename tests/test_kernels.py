@@ -393,3 +393,17 @@ def test_kde_bad_input():
     assert KernelDensity().fit(np.ones((3, 1)), ).score(np.ones((2, 1))) < 0
     assert KernelDensity().fit(np.ones((3, 2), np.float32)).score_samples(
         np.ones((2, 2), np.float32)).dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kde_far_tails_stay_finite(dtype):
+    """Where the density underflows, score_samples switches to log-sum-exp."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((300, 2)).astype(dtype)
+    y = np.array([[0.0, 0.0], [40.0, 0.0], [0.0, -300.0]], dtype)
+    kde = KernelDensity(bandwidth=0.2).fit(x)
+    got = kde.score_samples(y)
+    r2 = dense_distance(x, y, 0.2) ** 2
+    ref = sc.logsumexp(-0.5 * r2, axis=1) - np.log(300) - np.log(2 * np.pi * 0.04)
+    assert np.all(np.isfinite(got)) and got.dtype == dtype
+    np.testing.assert_allclose(got, ref, rtol=1e-6 if dtype == np.float32 else 1e-13)

@@ -396,7 +396,8 @@ class KernelDensity:
             raise RuntimeError("call fit(x) first")
 
     def score_samples(self, y):
-        """Log density at each row of y (m, d) (1-D: m points in one dimension)."""
+        """Log density at each row of y (m, d) (1-D: m points in one dimension); finite far out
+        in the tails, where the density itself underflows (log-sum-exp there)."""
         self._check_fitted()
         y = np.asarray(y)
         d = self.n_features_in_
@@ -405,10 +406,20 @@ class KernelDensity:
             raise ValueError(f"y must have shape (m, {d}), got {y.shape}")
         x = self.x_
         dt = _float_dtype(x, y)
-        logw = np.log(self.weights_).astype(dt)
-        out = kernel_sum(x.astype(dt, copy=False), y.astype(dt, copy=False), kernel=self._name,
-                         bandwidth=self.bandwidth_, reduction="logsumexp",
-                         log_weights=logw, **self.kernel_params)
+        x, y = x.astype(dt, copy=False), y.astype(dt, copy=False)
+        args = dict(kernel=self._name, bandwidth=self.bandwidth_, **self.kernel_params)
+        # The plain sum is about twice as fast as logsumexp and exact wherever it stays well
+        # above the underflow threshold (the weights sum to 1, so the kernel values the engine
+        # flushes to 0 below the normal range cost at most `tiny` in total): log of the sum
+        # there, logsumexp for the rest.
+        total = kernel_sum(x, y, self.weights_.astype(dt), **args)
+        fi = np.finfo(dt)
+        redo = ~(total >= 4 * fi.tiny / fi.eps)
+        with np.errstate(divide="ignore"):
+            out = np.log(np.where(redo, 1, total))
+        if np.any(redo):
+            out[redo] = kernel_sum(x, y[redo], reduction="logsumexp",
+                                   log_weights=np.log(self.weights_).astype(dt), **args)
         return out - (self.log_norm_ + np.sum(np.log(self.bandwidth_))).astype(out.dtype)
 
     def score(self, y):
