@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import scipy.special as sc
 from scipy import stats
+from hypothesis import given
+from hypothesis import strategies as st
 from threadpoolctl import threadpool_limits
 
 from kernelkit.kernels import KERNELS, KernelDensity, kernel_sum
@@ -86,6 +88,28 @@ def test_matches_dense_reference(name, params, offset, dtype, tol):
         assert one.shape == (67,)
         assert np.all(np.abs(one - ref[:, 0]) <= tol * ref[:, 0] + np.asarray(slack)[..., 0:1]
                       .reshape(-1) if np.ndim(slack) else tol * ref[:, 0])
+
+
+@given(n=st.integers(0, 70), m=st.integers(0, 40), d=st.integers(1, 20),
+       c=st.integers(1, 5), case=st.sampled_from(KERNEL_CASES), seed=st.integers(0, 2**32 - 1),
+       h=st.floats(0.1, 10.0), offset=st.sampled_from([0.0, -7.5, 1e3]))
+def test_property_equals_dense_sum(n, m, d, c, case, seed, h, offset):
+    name, params = case
+    rng = np.random.default_rng(seed)
+    x, y = problem(rng, n, m, d, offset, np.float64)
+    w = rng.random((n, c)) + 0.01
+    got = kernel_sum(x, y, w, kernel=name, bandwidth=h, **params)
+    assert got.shape == (m, c)
+    r = dense_distance(x, y, h, l1=name == "manhattan")
+    kv = dense_kernel(name, r, **params)
+    ref = kv @ w
+    if name == "tophat":
+        slack = (np.abs(r - 1) < 1e-9) @ w
+    else:
+        dk = np.abs(dense_kernel(name, r * (1 + 1e-6), **params)
+                    - dense_kernel(name, r * (1 - 1e-6), **params)) / 2e-6
+        slack = 1e-13 * (dk @ w)
+    assert np.all(np.abs(got - ref) <= 1e-13 * ref + slack)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
