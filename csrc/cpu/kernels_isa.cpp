@@ -677,7 +677,8 @@ void kernel_sum(const KernelSumArgs<T>& a) {
     pack(a, b, pk, true);
     const int64_t ntiles = (pk.n_pad + kTile - 1) / kTile;
     int64_t splits = 1;
-    if (nchunks < 2 * P) splits = std::max<int64_t>(1, std::min<int64_t>((2 * P + nchunks - 1) / nchunks, ntiles));
+    // (4 units per thread when queries are few: chunks of unequal size then still balance)
+    if (nchunks < 4 * P) splits = std::max<int64_t>(1, std::min<int64_t>((4 * P + nchunks - 1) / nchunks, ntiles));
     const int64_t tiles_per = (ntiles + splits - 1) / std::max<int64_t>(splits, 1);
     std::vector<double> part(splits > 1 ? size_t(splits * m * row) : 0);
     T* out = a.out + b * m * row;

@@ -315,7 +315,7 @@ class KernelDensity:
     >>> x = np.random.default_rng(0).standard_normal((1000, 2))
     >>> kde = KernelDensity(bandwidth="scott").fit(x)
     >>> kde.score_samples(np.zeros((1, 2))).round(1)
-    array([-1.9])
+    array([-2.])
     """
 
     def __init__(self, kernel="gaussian", bandwidth=1.0, *, cv_grid=None, **kernel_params):
