@@ -346,7 +346,47 @@ struct Packed {
   std::vector<T> xn;     // |x_i|^2 of the packed points (d >= kDotMinD)
   bool dot_ok = false;   // every |x_i|^2 <= kDotMaxNorm
   std::vector<double> wmax;  // logsumexp, c > 1: per-column max of the log-weights
+  std::vector<T> box;        // compact kernels: per tile, d (lo, hi) pairs of its points
 };
+
+// Compact kernels vanish for r >= 1 (in bandwidth units), so a tile whose bounding box is at
+// least that far from a block of queries' box is skipped: exact, and with the data and the
+// queries in spatial order (kernels.py sorts them) most tiles go for a small bandwidth.
+KK_INL bool compact(int kind) {
+  return kind == kernels::kTophat || kind == kernels::kEpanechnikov ||
+         kind == kernels::kLinear || kind == kernels::kCosine;
+}
+
+// Squared gap between two boxes given as d (lo, hi) pairs; NaN boxes never count as far.
+template <class T>
+double box_gap2(const T* a, const T* b, int64_t d) {
+  double g2 = 0;
+  for (int64_t k = 0; k < d; ++k) {
+    const double g = std::max({0.0, double(a[2 * k]) - double(b[2 * k + 1]),
+                               double(b[2 * k]) - double(a[2 * k + 1])});
+    g2 += g * g;
+  }
+  return g2;
+}
+
+// d (lo, hi) pairs over rows [0, len) of points stored with the given strides; a NaN
+// coordinate makes the box infinite.
+template <class T>
+void bounding_box(const T* p, int64_t len, int64_t point_stride, int64_t dim_stride, int64_t d,
+                  T* box) {
+  for (int64_t k = 0; k < d; ++k) {
+    T lo = INFINITY, hi = -INFINITY;
+    bool nan = false;
+    for (int64_t i = 0; i < len; ++i) {
+      const T v = p[i * point_stride + k * dim_stride];
+      nan |= v != v;
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    box[2 * k] = nan ? T(-INFINITY) : lo;
+    box[2 * k + 1] = nan ? T(INFINITY) : hi;
+  }
+}
 
 template <class T>
 void pack(const KernelSumArgs<T>& a, int64_t b, Packed<T>& pk, bool parallel) {
@@ -387,6 +427,14 @@ void pack(const KernelSumArgs<T>& a, int64_t b, Packed<T>& pk, bool parallel) {
         pk.w[i * cp + ch] = T(lse ? std::exp(v - pk.wmax[ch]) : v);
       }
     }
+  }
+  pk.box.clear();
+  if (compact(a.kind) && !a.l1) {
+    const int64_t ntiles = (n + kTile - 1) / kTile;
+    pk.box.resize(size_t(ntiles * 2 * d));
+    for (int64_t t = 0; t < ntiles; ++t)
+      bounding_box(pk.xs.data() + t * kTile * d, std::min(kTile, n - t * kTile), 1, kTile, d,
+                   pk.box.data() + t * 2 * d);
   }
   pk.dot_ok = !pk.xn.empty();
   for (int64_t i = 0; i < n && pk.dot_ok; ++i) pk.dot_ok = pk.xn[i] <= kDotMaxNorm<T>;  // NaN: no
@@ -575,9 +623,20 @@ struct Unit {
     std::vector<T> buf(size_t(kQB * kTile)), zbuf(C1 && !Lse ? 0 : size_t(kQB * kTile));
     std::vector<T> tmp(C1 ? 0 : size_t(kQB * pk.cp));
     const bool fused = !Lse && C1 && Sq && ns == 1 && a.scales2[0] == 1.0 && d <= 3;
+    // Compact kernels: each query block's box, and the squared reach beyond which k = 0.
+    std::vector<T> qbox(pk.box.empty() ? 0 : size_t(nqp / kQB * 2 * d));
+    for (int64_t q0 = 0; q0 < nqp && !qbox.empty(); q0 += kQB)
+      bounding_box(yq.data() + q0 * d, std::min<int64_t>(kQB, nq - q0), d, 1, d,
+                   qbox.data() + q0 / kQB * 2 * d);
+    double reach2 = 0;  // k = 0 for every bandwidth multiplier beyond it
+    for (int s = 0; s < ns; ++s) reach2 = std::max(reach2, 1.0 / a.scales2[s]);
     for (int64_t i0 = ib; i0 < ie; i0 += kTile) {
       const int64_t tl = std::min(kTile, ie - i0);
       for (int64_t q0 = 0; q0 < nqp; q0 += kQB) {
+        if (!qbox.empty() && i0 < a.n &&
+            box_gap2(pk.box.data() + i0 / kTile * 2 * d, qbox.data() + q0 / kQB * 2 * d, d) >=
+                reach2)
+          continue;
         if constexpr (!Lse && C1 && Sq) {
           if (fused) {
             if (d == 1) fused_sum<1>(a, pk, yq.data() + q0, i0, tl, st.acc.data() + q0);
