@@ -73,7 +73,12 @@ def _batch_index(batch, full):
 
 def _finite_mean(x):
     """Per-block mean of the finite coordinates (..., n, d) -> (..., d), 0 where none."""
-    plain = x.mean(axis=-2, dtype=np.float64) if x.shape[-2] else np.zeros(x.shape[:-2] + x.shape[-1:])
+    n = x.shape[-2]
+    if n == 0:
+        return np.zeros(x.shape[:-2] + x.shape[-1:])
+    # a BLAS matrix-vector product: NumPy's mean over axis -2 is slow for small d; any point
+    # near the data serves as the centre, so float32 accuracy is enough
+    plain = np.matmul(np.full((1, n), 1.0 / n, dtype=x.dtype), x)[..., 0, :].astype(np.float64)
     if np.all(np.isfinite(plain)):
         return plain
     x = x.astype(np.float64, copy=False)
