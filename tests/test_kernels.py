@@ -415,6 +415,10 @@ def test_kde_bad_input():
     with pytest.raises(ValueError, match="shape"):
         KernelDensity().fit(np.ones((3, 2))).score_samples(np.ones((3, 3)))
     assert KernelDensity().fit(np.ones((3, 1)), ).score(np.ones((2, 1))) < 0
+    kde = KernelDensity(kernel="epanechnikov").fit(np.random.default_rng(0).random((700, 2)))
+    assert kde.score_samples(np.zeros((0, 2))).shape == (0,)
+    out = kde.score_samples(np.array([[0.5, 0.5], [np.nan, 0.0], [9.0, 9.0]] * 4))
+    assert np.isfinite(out[0]) and np.isnan(out[1]) and out[2] == -np.inf
     assert KernelDensity().fit(np.ones((3, 2), np.float32)).score_samples(
         np.ones((2, 2), np.float32)).dtype == np.float32
 
