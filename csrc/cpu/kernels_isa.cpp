@@ -2,11 +2,13 @@
 // AVX2+FMA; kernels.cpp picks one at run time).
 //
 // Structure: data points are packed once per problem into a transposed, centred and scaled
-// layout (tile after tile, each d rows of kTile points). A work unit owns up to kChunk queries and a range of data points;
-// it walks the data in tiles of kTile points and, for each block of kQB queries, computes the
-// kQB x tile distances into an L1 buffer (distance phase), then turns them into kernel values
-// and reduces them against the weights (kernel phase). The kernel phase keeps its partial sums
-// in T for one tile and adds them to double running sums, so float32 sums stay accurate.
+// layout (tile after tile, each d rows of kTile points). A work unit owns up to kChunk queries
+// and a range of data points; it walks the data in tiles and, for each block of kQB queries,
+// computes the kQB x tile distances into an L1 buffer (distance phase: direct differences, or
+// the cross term for large d), then turns them into kernel values and reduces them against the
+// weights (kernel phase). Partial sums are kept in T for one tile and added to double running
+// sums, so float32 sums stay accurate. Small d fuses the two phases; compact kernels skip
+// tiles beyond their support.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
