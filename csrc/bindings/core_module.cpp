@@ -12,6 +12,7 @@
 #include <numpy/ufuncobject.h>
 
 #include "cpu/kernels.hpp"
+#include "cpu/kron.hpp"
 #include "cpu/sparse.hpp"
 #include "cpu/special.hpp"
 
@@ -279,4 +280,32 @@ PYBIND11_MODULE(_core, m) {
       },
       "Batched kernel sums into out (batch, m, nscales, c) (internal; use "
       "kernelkit.kernels.kernel_sum).");
+  m.def(
+      "kron_mode_product",
+      [](py::array a, py::array x, py::array out) {
+        auto need = [](bool ok, const char* what) {
+          if (!ok) throw std::invalid_argument(std::string("kron_mode_product: ") + what);
+        };
+        auto contiguous = [](const py::array& v, py::ssize_t nd) {
+          return v.ndim() == nd && (v.flags() & py::array::c_style);
+        };
+        need(contiguous(a, 2) && contiguous(x, 3) && contiguous(out, 3),
+             "a (r, c), x (L, c, R) and out (L, r, R) must be contiguous");
+        need(a.dtype().is(x.dtype()) && a.dtype().is(out.dtype()), "one dtype for all");
+        const int64_t r = a.shape(0), c = a.shape(1), L = x.shape(0), R = x.shape(2);
+        need(x.shape(1) == c && out.shape(0) == L && out.shape(1) == r && out.shape(2) == R,
+             "inconsistent shapes");
+        auto run = [&](auto tag) {
+          using T = decltype(tag);
+          const T* pa = static_cast<const T*>(a.data());
+          const T* px = static_cast<const T*>(x.data());
+          T* po = static_cast<T*>(out.mutable_data());
+          py::gil_scoped_release release;
+          kernelkit::cpu::mode_product<T>(pa, r, c, px, po, L, R);
+        };
+        if (a.dtype().is(py::dtype::of<float>())) return run(float{});
+        if (a.dtype().is(py::dtype::of<double>())) return run(double{});
+        throw py::type_error("kron_mode_product: float32 or float64");
+      },
+      "out[l, i, s] = sum_j a[i, j] x[l, j, s] (internal; use kernelkit.kron).");
 }

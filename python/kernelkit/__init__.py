@@ -19,11 +19,11 @@ try:
 except PackageNotFoundError:  # running from a source tree
     __version__ = "0+unknown"
 
-__all__ = ["special", "sparse", "stats", "kernels", "build_info", "cuda_available", "__version__"]
+__all__ = ["special", "sparse", "stats", "kernels", "kron", "build_info", "cuda_available", "__version__"]
 
 
 def __getattr__(name):
     # kernelkit.sparse pulls in scipy.sparse (~0.35 s): load it, stats and kernels on first use.
-    if name in ("sparse", "stats", "kernels"):
+    if name in ("sparse", "stats", "kernels", "kron"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'kernelkit' has no attribute {name!r}")

@@ -1,0 +1,20 @@
+// Picks the Kronecker mode-product loop compiled for the best instruction set this CPU has.
+#include "cpu/kron.hpp"
+
+namespace kernelkit::cpu {
+
+template <class T>
+void mode_product(const T* a, int64_t r, int64_t c, const T* in, T* out, int64_t L, int64_t R) {
+#ifdef KK_HAVE_AVX2
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    return avx2::mode_product(a, r, c, in, out, L, R);
+#endif
+  base::mode_product(a, r, c, in, out, L, R);
+}
+
+template void mode_product<float>(const float*, int64_t, int64_t, const float*, float*, int64_t,
+                                  int64_t);
+template void mode_product<double>(const double*, int64_t, int64_t, const double*, double*,
+                                   int64_t, int64_t);
+
+}  // namespace kernelkit::cpu

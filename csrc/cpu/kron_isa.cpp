@@ -1,0 +1,128 @@
+// One Kronecker factor along one mode, compiled once per instruction set (kron.cpp picks one).
+//
+// out[l, i, s] = sum_j a[i, j] in[l, j, s]. Two register-blocked loops, so that no axis is ever
+// transposed in memory:
+//   wide   (R >= 2 W): vectors run along s; 4 rows of a x 2 vectors of s stay in registers
+//                      while j sweeps the factor's columns (input rows come from L1);
+//   narrow (R <  2 W): vectors run along the output index i, with a^T (c x r, zero-padded)
+//                      loaded per j; 4 consecutive (l, s) positions share each a^T load.
+#include <algorithm>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cpu/kron.hpp"
+#include "cpu/simd.hpp"
+
+#ifndef KK_ISA
+#error "KK_ISA must name the instruction-set namespace"
+#endif
+
+namespace kernelkit::cpu::KK_ISA {
+
+namespace {
+
+constexpr int kRows = 4;  // rows of a (wide) or (l, s) positions (narrow) per register block
+
+template <class T>
+void wide(const T* a, int64_t r, int64_t c, const T* in, T* out, int64_t L, int64_t R) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  const int64_t rp = (r + kRows - 1) / kRows * kRows;
+  std::vector<T> ap(size_t(rp * c), T(0));  // rows padded to a multiple of kRows
+  std::copy(a, a + r * c, ap.begin());
+  const int64_t nsb = R / (2 * W);
+#pragma omp parallel for schedule(static)
+  for (int64_t u = 0; u < L * (nsb + 1); ++u) {
+    const int64_t l = u / (nsb + 1), sb = u % (nsb + 1);
+    const T* x = in + l * c * R;
+    T* y = out + l * r * R;
+    if (sb == nsb) {  // the last R % (2 W) columns
+      for (int64_t s = nsb * 2 * W; s < R; ++s)
+        for (int64_t i = 0; i < r; ++i) {
+          T acc = 0;
+          for (int64_t j = 0; j < c; ++j) acc += a[i * c + j] * x[j * R + s];
+          y[i * R + s] = acc;
+        }
+      continue;
+    }
+    const int64_t s = sb * 2 * W;
+    for (int64_t i0 = 0; i0 < rp; i0 += kRows) {
+      V acc[kRows][2] = {};
+      const T* arow = ap.data() + i0 * c;
+      for (int64_t j = 0; j < c; ++j) {
+        V x0 = S::load(x + j * R + s), x1 = S::load(x + j * R + s + W);
+        for (int q = 0; q < kRows; ++q) {
+          V aq = S::splat(arow[q * c + j]);
+          acc[q][0] += aq * x0;
+          acc[q][1] += aq * x1;
+        }
+      }
+      for (int q = 0; q < kRows && i0 + q < r; ++q) {
+        S::store(y + (i0 + q) * R + s, acc[q][0]);
+        S::store(y + (i0 + q) * R + s + W, acc[q][1]);
+      }
+    }
+  }
+}
+
+template <class T>
+void narrow(const T* a, int64_t r, int64_t c, const T* in, T* out, int64_t L, int64_t R) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int W = S::W;
+  const int64_t rp = (r + W - 1) / W * W;
+  std::vector<T> at(size_t(c * rp), T(0));  // a^T, columns padded to a multiple of W
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t j = 0; j < c; ++j) at[j * rp + i] = a[i * c + j];
+  const int64_t P = L * R;  // (l, s) positions
+  const int64_t nblocks = (P + kRows - 1) / kRows;
+#pragma omp parallel
+  {
+    std::vector<T> tmp(size_t(kRows * rp));
+#pragma omp for schedule(static)
+    for (int64_t bk = 0; bk < nblocks; ++bk) {
+      const int64_t p0 = bk * kRows, np = std::min<int64_t>(kRows, P - p0);
+      const T* xp[kRows];
+      for (int q = 0; q < kRows; ++q) {
+        const int64_t p = p0 + std::min<int64_t>(q, np - 1);  // repeat the last position
+        xp[q] = in + (p / R) * c * R + p % R;
+      }
+      for (int64_t i0 = 0; i0 < rp; i0 += W) {
+        V acc[kRows] = {};
+        for (int64_t j = 0; j < c; ++j) {
+          V av = S::load(at.data() + j * rp + i0);
+          for (int q = 0; q < kRows; ++q) acc[q] += S::splat(xp[q][j * R]) * av;
+        }
+        for (int q = 0; q < kRows; ++q) S::store(tmp.data() + q * rp + i0, acc[q]);
+      }
+      for (int q = 0; q < np; ++q) {
+        const int64_t p = p0 + q, l = p / R, s = p % R;
+        for (int64_t i = 0; i < r; ++i) out[(l * r + i) * R + s] = tmp[q * rp + i];
+      }
+    }
+  }
+}
+
+}  // namespace
+
+template <class T>
+void mode_product(const T* a, int64_t r, int64_t c, const T* in, T* out, int64_t L, int64_t R) {
+  if (L == 0 || R == 0 || r == 0) return;
+  if (c == 0) {
+    std::fill(out, out + L * r * R, T(0));
+    return;
+  }
+  if (R >= 2 * Simd<T>::W) wide(a, r, c, in, out, L, R);
+  else narrow(a, r, c, in, out, L, R);
+}
+
+template void mode_product<float>(const float*, int64_t, int64_t, const float*, float*, int64_t,
+                                  int64_t);
+template void mode_product<double>(const double*, int64_t, int64_t, const double*, double*,
+                                   int64_t, int64_t);
+
+}  // namespace kernelkit::cpu::KK_ISA

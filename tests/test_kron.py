@@ -1,0 +1,146 @@
+"""kernelkit.kron: Kronecker matvecs against np.kron, solves and log-dets against dense
+linear algebra, the LinearOperator interface, bad input."""
+import functools
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.sparse.linalg import cg
+
+from kernelkit.kron import (KroneckerOperator, KroneckerSum, kron_eigh, kron_logdet, kron_matvec,
+                            kron_solve)
+
+
+def dense(factors):
+    return functools.reduce(np.kron, factors)
+
+
+@given(shapes=st.lists(st.tuples(st.integers(1, 7), st.integers(1, 7)), min_size=1, max_size=6),
+       k=st.integers(1, 4), transpose=st.booleans(), seed=st.integers(0, 2**32 - 1),
+       vector=st.booleans())
+def test_equals_dense_kron(shapes, k, transpose, seed, vector):
+    rng = np.random.default_rng(seed)
+    fs = [rng.standard_normal(s) for s in shapes]
+    K = dense(fs)
+    K = K.T if transpose else K
+    if K.shape[1] > 20000:
+        return
+    x = rng.standard_normal(K.shape[1]) if vector else rng.standard_normal((K.shape[1], k))
+    got = kron_matvec(fs, x, transpose=transpose)
+    ref = K @ x
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-13 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("shapes", [[(40, 40)], [(40, 3), (2, 33)], [(17, 23), (31, 9), (5, 5)],
+                                    [(3, 4)] * 6, [(1, 1), (40, 1), (1, 40)]])
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-13), (np.float32, 2e-5)])
+def test_sizes_dtypes_and_batches(shapes, dtype, tol):
+    rng = np.random.default_rng(1)
+    fs = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    K = dense([f.astype(np.float64) for f in fs])
+    for k in (1, 5, 16):
+        x = rng.standard_normal((2, 3, K.shape[1], k)).astype(dtype)
+        got = kron_matvec(fs, x)
+        assert got.dtype == dtype and got.shape == (2, 3, K.shape[0], k)
+        ref = K @ x.astype(np.float64)
+        np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * np.abs(ref).max())
+        y = rng.standard_normal((K.shape[0], k)).astype(dtype)
+        np.testing.assert_allclose(kron_matvec(fs, y, transpose=True), K.T @ y,
+                                   rtol=tol, atol=tol * np.abs(K.T @ y).max())
+
+
+def test_complex_and_integer_inputs():
+    rng = np.random.default_rng(2)
+    fs = [rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4)), np.arange(6).reshape(2, 3)]
+    x = rng.standard_normal(12) + 1j * rng.standard_normal(12)
+    np.testing.assert_allclose(kron_matvec(fs, x), dense(fs) @ x, rtol=1e-13)
+    assert kron_matvec([np.eye(2, dtype=int)], np.arange(2)).dtype == np.float64
+
+
+def test_linear_operator():
+    rng = np.random.default_rng(3)
+    fs = [rng.standard_normal((4, 5)), rng.standard_normal((3, 2))]
+    op = KroneckerOperator(fs)
+    K = dense(fs)
+    assert op.shape == K.shape
+    x, y = rng.standard_normal(10), rng.standard_normal(12)
+    np.testing.assert_allclose(op @ x, K @ x, rtol=1e-13)
+    np.testing.assert_allclose(op.matmat(np.eye(10)), K, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(op.rmatvec(y), K.T @ y, rtol=1e-13)
+    np.testing.assert_allclose(op.T @ y, K.T @ y, rtol=1e-13)
+    np.testing.assert_allclose(op.H @ y, K.T @ y, rtol=1e-13)
+    np.testing.assert_allclose(op.to_dense(), K)
+    spd = [a @ a.T + np.eye(4) for a in rng.standard_normal((3, 4, 4))]
+    b = rng.standard_normal(64)
+    sol, info = cg(KroneckerOperator(spd), b, rtol=1e-12, maxiter=2000)
+    assert info == 0
+    np.testing.assert_allclose(dense(spd) @ sol, b, atol=1e-8)
+
+
+def spd_factors(rng, sizes):
+    out = []
+    for n in sizes:
+        a = rng.standard_normal((n, n))
+        out.append(a @ a.T / n + 0.1 * np.eye(n))
+    return out
+
+
+@pytest.mark.parametrize("sizes", [[5], [4, 6], [3, 4, 5]])
+def test_solve_logdet_eigh(sizes):
+    rng = np.random.default_rng(4)
+    fs = spd_factors(rng, sizes)
+    K = dense(fs)
+    N = K.shape[0]
+    for shift in (0.0, 0.7):
+        y = rng.standard_normal((N, 3))
+        np.testing.assert_allclose(kron_solve(fs, y, shift), np.linalg.solve(K + shift * np.eye(N), y),
+                                   rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(kron_solve(fs, y[:, 0], shift),
+                                   np.linalg.solve(K + shift * np.eye(N), y[:, 0]), rtol=1e-10)
+        assert abs(kron_logdet(fs, shift) - np.linalg.slogdet(K + shift * np.eye(N))[1]) < 1e-10
+    values, vectors = kron_eigh(fs)
+    lam = functools.reduce(lambda a, b: np.outer(a, b).ravel(), values)
+    np.testing.assert_allclose(dense(vectors) @ np.diag(lam) @ dense(vectors).T, K, atol=1e-12)
+
+
+def test_kronecker_sum():
+    rng = np.random.default_rng(5)
+    fs = spd_factors(rng, [3, 4, 2])
+    ks = KroneckerSum(fs)
+    D = ks.to_dense()
+    ref = (np.kron(np.kron(fs[0], np.eye(4)), np.eye(2)) + np.kron(np.kron(np.eye(3), fs[1]), np.eye(2))
+           + np.kron(np.eye(12), fs[2]))
+    np.testing.assert_allclose(D, ref, atol=1e-14)
+    x = rng.standard_normal((24, 2))
+    np.testing.assert_allclose(ks @ x, D @ x, rtol=1e-13)
+    np.testing.assert_allclose(ks.rmatvec(x[:, 0]), D.T @ x[:, 0], rtol=1e-13)
+    np.testing.assert_allclose(ks.solve(x, 0.5), np.linalg.solve(D + 0.5 * np.eye(24), x),
+                               rtol=1e-10)
+    values, _ = ks.eigh()
+    lam = np.add.outer(np.add.outer(values[0], values[1]).ravel(), values[2]).ravel()
+    np.testing.assert_allclose(np.sort(lam), np.linalg.eigvalsh(D), atol=1e-12)
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: kron_matvec([np.ones((2, 3))], np.ones(4)), ValueError, r"\(2, 3\)|N = 3"),
+    (lambda: kron_matvec([np.ones(3)], np.ones(3)), ValueError, "2-D"),
+    (lambda: kron_matvec([], np.ones(3)), ValueError, "at least one"),
+    (lambda: kron_matvec([np.ones((2, 2))], np.ones((2, 2, 3, 3))), ValueError, "N = 2"),
+    (lambda: kron_matvec([np.ones((2, 2), object)], np.ones(2)), TypeError, "dtype"),
+    (lambda: kron_solve([np.ones((2, 3))], np.ones(6)), ValueError, "square"),
+    (lambda: KroneckerSum([np.ones((2, 3))]), ValueError, "square"),
+])
+def test_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_empty_and_nan():
+    assert kron_matvec([np.ones((0, 3)), np.ones((2, 2))], np.ones(6)).shape == (0,)
+    assert np.array_equal(kron_matvec([np.ones((2, 0))], np.ones(0)), np.zeros(2))
+    x = np.array([1.0, np.nan, 2.0, 3.0])
+    a = np.array([[1.0, 2.0], [0.5, 1.0]])
+    out = kron_matvec([a, np.eye(2)], x)  # NaN meets 0 * NaN as in the dense product
+    np.testing.assert_array_equal(out, np.kron(a, np.eye(2)) @ x)
