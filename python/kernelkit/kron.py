@@ -4,7 +4,8 @@ x (of length N = prod of the factors' column counts, with k right-hand sides and
 dimensions) is viewed as a tensor with one axis per factor; each factor is applied along its
 own axis by a register-blocked C++ loop (vectors along the trailing axes, or along the
 factor's rows when those are short), so nothing is ever transposed or copied besides one
-output buffer per factor. Factors that shrink their axis go first, which keeps the
+output buffer per factor; when every factor is 128 x 128 or larger they are GEMMs for
+NumPy's BLAS instead. Factors that shrink their axis go first, which keeps the
 intermediates small for non-square factors. OpenMP threads; float32/float64 (complex and other
 types take a NumPy path).
 """
@@ -31,18 +32,32 @@ def _check_factors(factors):
     return fs
 
 
-def _mode_product(a, t, axis):
+_BLAS_MIN = 128
+
+
+def _use_blas(factors):
+    """Whether every factor is large enough (both sizes >= 128) for NumPy's BLAS to beat the
+    C++ loop. All or none: OpenMP and BLAS thread pools alternating on the same cores slow
+    each other down (6x on 20 x 50 x 70 when only the 70 went to BLAS)."""
+    return all(min(f.shape) >= _BLAS_MIN for f in factors)
+
+
+def _mode_product(a, t, axis, blas=False):
     """Apply a (r x c) along `axis` of t: (L, c, R) view, result (..., r, ...)."""
     shape = t.shape
     L = int(np.prod(shape[:axis], dtype=np.int64))
     R = int(np.prod(shape[axis + 1:], dtype=np.int64))
     out_shape = shape[:axis] + (a.shape[0],) + shape[axis + 1:]
-    if t.dtype in (np.float32, np.float64):
-        out = np.empty(out_shape, dtype=t.dtype)
-        _core.kron_mode_product(np.ascontiguousarray(a), t.reshape(L, shape[axis], R),
-                                out.reshape(L, a.shape[0], R))
-        return out
-    return np.matmul(a, t.reshape(L, shape[axis], R)).reshape(out_shape)
+    if blas or t.dtype not in (np.float32, np.float64):
+        # a large factor is a GEMM NumPy's BLAS does well: one call when the mode is first or
+        # last, else one per leading index
+        x = t.reshape(L, shape[axis], R)
+        out = (x[:, :, 0] @ a.T)[:, :, None] if R == 1 else np.matmul(a, x)
+        return out.reshape(out_shape)
+    out = np.empty(out_shape, dtype=t.dtype)
+    _core.kron_mode_product(np.ascontiguousarray(a), t.reshape(L, shape[axis], R),
+                            out.reshape(L, a.shape[0], R))
+    return out
 
 
 def kron_matvec(factors, x, *, transpose=False):
@@ -94,8 +109,9 @@ def kron_matvec(factors, x, *, transpose=False):
     fs = [np.asarray(f, dtype=dt) for f in fs]
     # shrinking factors first (smallest r/c), so intermediates stay small
     order = sorted(range(len(fs)), key=lambda i: rows[i] / cols[i] if cols[i] else 0.0)
+    blas = _use_blas(fs)
     for i in order:
-        t = _mode_product(fs[i], t, i + 1)
+        t = _mode_product(fs[i], t, i + 1, blas)
     out = t.reshape((*batch, int(np.prod(rows, dtype=np.int64)), k))
     return out[:, 0] if vector else out
 
@@ -199,9 +215,10 @@ class KroneckerSum(LinearOperator):
         t = np.ascontiguousarray(Xm, dtype=np.result_type(self.dtype, Xm.dtype)).reshape(
             (1, *sizes, k))
         out = np.zeros_like(t)
+        blas = _use_blas(self.factors)
         for i, f in enumerate(self.factors):
             f = f.conj().T if adjoint else f
-            out += _mode_product(np.asarray(f, dtype=t.dtype), t, i + 1)
+            out += _mode_product(np.asarray(f, dtype=t.dtype), t, i + 1, blas)
         out = out.reshape(Xm.shape)
         return out[:, 0] if vector else out
 
