@@ -256,56 +256,106 @@ class KroneckerSum(LinearOperator):
 
 # ---- exact Gaussian-process regression on a full grid --------------------------------------
 
-def _kernel_1d(kind, r, ell):
-    """k(r) with unit variance and d k / d log(ell), for one dimension's kernel."""
+def _kernel_1d(kind, r, p):
+    """One dimension's kernel at distances r for log-parameters p: (k, [d k / d p_i ...]).
+    rbf and matern: p = [log lengthscale], unit variance. Spectral mixture with Q components:
+    p = [log w_1..w_Q, log mu_1..mu_Q, log v_1..v_Q], k = sum_q w_q exp(-2 pi^2 r^2 v_q)
+    cos(2 pi r mu_q)."""
+    if kind == "sm":
+        Q = len(p) // 3
+        w, mu, v = np.exp(p[:Q]), np.exp(p[Q:2 * Q]), np.exp(p[2 * Q:])
+        k = np.zeros_like(r)
+        dw, dmu, dv = [], [], []
+        for q in range(Q):
+            e = np.exp(-2 * np.pi ** 2 * r * r * v[q])
+            phase = 2 * np.pi * r * mu[q]
+            term = w[q] * e * np.cos(phase)
+            k += term
+            dw.append(term)
+            dmu.append(-w[q] * e * np.sin(phase) * phase)
+            dv.append(term * (-2 * np.pi ** 2 * r * r * v[q]))
+        return k, dw + dmu + dv
+    ell = np.exp(p[0])
     if kind == "rbf":
         u = (r / ell) ** 2
         k = np.exp(-0.5 * u)
-        return k, k * u
+        return k, [k * u]
     a = {"matern12": 1.0, "matern32": np.sqrt(3.0), "matern52": np.sqrt(5.0)}[kind] * r / ell
     e = np.exp(-a)
     if kind == "matern12":
-        return e, a * e
+        return e, [a * e]
     if kind == "matern32":
-        return (1 + a) * e, a * a * e
-    return (1 + a + a * a / 3) * e, a * a * (1 + a) / 3 * e
+        return (1 + a) * e, [a * a * e]
+    return (1 + a + a * a / 3) * e, [a * a * (1 + a) / 3 * e]
+
+
+_GP_KERNELS = ("rbf", "matern12", "matern32", "matern52", "sm")
 
 
 class GridGP:
     """Exact GP regression on a full grid with a product kernel, by per-factor eigendecomposition.
 
     y is observed at every point of the grid ``grid[0] x grid[1] x ...`` (flattened in C order,
-    the first coordinate slowest). The kernel is ``variance * prod_d k_d(|x_d - x'_d| / ell_d)``
-    with k_d one of "rbf", "matern12", "matern32", "matern52", plus ``noise`` I. Evaluations cost
-    O(sum n_d^3 + N sum n_d): eigendecompositions of the factors and Kronecker matvecs.
+    the first coordinate slowest). The kernel is ``variance * prod_d k_d(x_d - x'_d)`` plus
+    ``noise`` I, with k_d per dimension one of "rbf", "matern12", "matern32", "matern52"
+    (lengthscale ell_d) or "sm", a spectral mixture of ``sm_components`` components (weights,
+    frequencies mu and variances v). Evaluations cost O(sum n_d^3 + N sum n_d): one
+    eigendecomposition per factor and a few Kronecker matvecs.
 
     Parameters
     ----------
     grid : sequence of 1-D arrays
     kernel : str or sequence of str (one per dimension)
-    lengthscale, variance, noise : initial hyperparameters (lengthscale per dimension or one)
+    lengthscale, variance, noise : initial values (lengthscale per dimension or one)
+    sm_components : int
+        Components of each spectral-mixture dimension (initialised with equal weights,
+        frequencies (q + 1) / (4 range) and variances 1 / range^2).
+
+    Attributes
+    ----------
+    params : ndarray
+        All log-hyperparameters: each dimension's slice (``param_slices``), then log variance
+        and log noise; ``fit`` optimises them.
     """
 
-    def __init__(self, grid, kernel="rbf", lengthscale=1.0, variance=1.0, noise=0.1):
+    def __init__(self, grid, kernel="rbf", lengthscale=1.0, variance=1.0, noise=0.1,
+                 sm_components=2):
         self.grid = [np.asarray(g, dtype=np.float64).reshape(-1) for g in grid]
         if not self.grid or any(g.size == 0 for g in self.grid):
             raise ValueError("grid needs at least one non-empty coordinate array")
         D = len(self.grid)
         self.kernels = [kernel] * D if isinstance(kernel, str) else list(kernel)
         for k in self.kernels:
-            if k not in ("rbf", "matern12", "matern32", "matern52"):
-                raise ValueError(f"unknown kernel {k!r}: rbf, matern12, matern32, matern52")
+            if k not in _GP_KERNELS:
+                raise ValueError(f"unknown kernel {k!r}: one of {_GP_KERNELS}")
         if len(self.kernels) != D:
             raise ValueError(f"{len(self.kernels)} kernels for {D} grid dimensions")
         ell = np.broadcast_to(np.asarray(lengthscale, dtype=np.float64), (D,))
         raw = np.concatenate([ell, [variance, noise]]).astype(np.float64)
         if not np.all(np.isfinite(raw) & (raw > 0)):
             raise ValueError("lengthscale, variance and noise must be finite and > 0")
-        self.params = np.log(raw)
+        if int(sm_components) < 1:
+            raise ValueError("sm_components must be >= 1")
+        parts, self.param_slices, start = [], [], 0
+        for kind, g, l in zip(self.kernels, self.grid, ell):
+            if kind == "sm":
+                Q = int(sm_components)
+                span = max(float(np.ptp(g)), 1e-12)
+                p = np.concatenate([np.full(Q, np.log(1.0 / Q)),
+                                    np.log((np.arange(Q) + 1.0) / (4 * span)),
+                                    np.full(Q, np.log(1.0 / span ** 2))])
+            else:
+                p = np.array([np.log(l)])
+            parts.append(p)
+            self.param_slices.append(slice(start, start + p.size))
+            start += p.size
+        self.params = np.concatenate(parts + [np.log(raw[-2:])])
 
     @property
     def lengthscale(self):
-        return np.exp(self.params[:-2])
+        """Lengthscale per dimension (NaN for spectral-mixture dimensions)."""
+        return np.array([np.exp(self.params[sl][0]) if k != "sm" else np.nan
+                         for k, sl in zip(self.kernels, self.param_slices)])
 
     @property
     def variance(self):
@@ -317,10 +367,8 @@ class GridGP:
 
     def _factors(self, params, grid_a=None):
         ga = self.grid if grid_a is None else grid_a
-        out = []
-        for kind, g, h, ell in zip(self.kernels, ga, self.grid, np.exp(params[:-2])):
-            out.append(_kernel_1d(kind, np.abs(g[:, None] - h[None, :]), ell))
-        return out
+        return [_kernel_1d(kind, np.abs(g[:, None] - h[None, :]), params[sl])
+                for kind, g, h, sl in zip(self.kernels, ga, self.grid, self.param_slices)]
 
     def _check_y(self, y):
         y = np.asarray(y, dtype=np.float64)
@@ -330,11 +378,17 @@ class GridGP:
                              f"got {y.shape}")
         return y.reshape(-1)
 
+    def _params(self, params):
+        p = self.params if params is None else np.asarray(params, dtype=np.float64)
+        if p.shape != self.params.shape:
+            raise ValueError(f"params must have shape {self.params.shape}, got {p.shape}")
+        return p
+
     def log_marginal_likelihood(self, y, params=None, gradient=False):
         """log p(y | hyperparameters); with ``gradient=True`` also its gradient with respect to
-        (log lengthscales..., log variance, log noise)."""
+        ``params`` (the log-hyperparameters)."""
         y = self._check_y(y)
-        params = self.params if params is None else np.asarray(params, dtype=np.float64)
+        params = self._params(params)
         facs = self._factors(params)
         eig = [np.linalg.eigh(k) for k, _ in facs]
         values, vectors = [e[0] for e in eig], [e[1] for e in eig]
@@ -348,14 +402,16 @@ class GridGP:
             return float(lml)
         grad = np.empty(params.size)
         Ks = [k for k, _ in facs]
-        for d, (_, dk) in enumerate(facs):
-            parts = list(Ks)
-            parts[d] = dk
-            quad = s2f * alpha @ kron_matvec(parts, alpha)
-            diag = [values[e] if e != d else np.einsum("ij,ik,kj->j", vectors[d], dk, vectors[d])
-                    for e in range(len(Ks))]
-            trace = s2f * np.sum(_kron_values(diag, np.multiply) / den)
-            grad[d] = 0.5 * quad - 0.5 * trace
+        for d, (sl, (_, dks)) in enumerate(zip(self.param_slices, facs)):
+            for j, dk in zip(range(sl.start, sl.stop), dks):
+                parts = list(Ks)
+                parts[d] = dk
+                quad = s2f * alpha @ kron_matvec(parts, alpha)
+                diag = [values[e] if e != d else np.einsum("ij,ik,kj->j", vectors[d], dk,
+                                                           vectors[d])
+                        for e in range(len(Ks))]
+                trace = s2f * np.sum(_kron_values(diag, np.multiply) / den)
+                grad[j] = 0.5 * quad - 0.5 * trace
         grad[-2] = 0.5 * alpha @ kron_matvec(Ks, alpha) * s2f - 0.5 * np.sum(lam / den)
         grad[-1] = 0.5 * s2n * alpha @ alpha - 0.5 * s2n * np.sum(1.0 / den)
         return float(lml), grad
@@ -394,6 +450,8 @@ class GridGP:
         mean = s2f * kron_matvec(cross, alpha)
         if not return_var:
             return mean
+        prior = s2f * np.prod([_kernel_1d(kind, np.zeros(1), self.params[sl])[0][0]
+                               for kind, sl in zip(self.kernels, self.param_slices)])
         kq = [(c @ q) ** 2 for c, q in zip(cross, vectors)]
-        var = s2f - s2f ** 2 * kron_matvec(kq, 1.0 / den)
+        var = prior - s2f ** 2 * kron_matvec(kq, 1.0 / den)
         return mean, np.maximum(var, 0.0)
