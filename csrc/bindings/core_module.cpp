@@ -308,4 +308,42 @@ PYBIND11_MODULE(_core, m) {
         throw py::type_error("kron_mode_product: float32 or float64");
       },
       "out[l, i, s] = sum_j a[i, j] x[l, j, s] (internal; use kernelkit.kron).");
+  m.def(
+      "kron_mode_chain",
+      [](py::list factors, py::array x, py::array out) {
+        auto need = [](bool ok, const char* what) {
+          if (!ok) throw std::invalid_argument(std::string("kron_mode_chain: ") + what);
+        };
+        const int nf = int(factors.size());
+        need(nf >= 1 && x.ndim() == nf + 2 && out.ndim() == nf + 2 &&
+                 (x.flags() & py::array::c_style) && (out.flags() & py::array::c_style) &&
+                 x.dtype().is(out.dtype()),
+             "x (L, c..., R) and out (L, r..., R) must be contiguous, one dtype");
+        std::vector<py::array> fs;
+        std::vector<int64_t> r(nf), c(nf);
+        for (int f = 0; f < nf; ++f) {
+          fs.push_back(factors[f].cast<py::array>());
+          need(fs[f].ndim() == 2 && (fs[f].flags() & py::array::c_style) &&
+                   fs[f].dtype().is(x.dtype()),
+               "factors must be contiguous 2-D arrays of x's dtype");
+          r[f] = fs[f].shape(0);
+          c[f] = fs[f].shape(1);
+          need(x.shape(f + 1) == c[f] && out.shape(f + 1) == r[f], "inconsistent shapes");
+        }
+        const int64_t L = x.shape(0), R = x.shape(nf + 1);
+        need(out.shape(0) == L && out.shape(nf + 1) == R, "inconsistent shapes");
+        auto run = [&](auto tag) {
+          using T = decltype(tag);
+          std::vector<const T*> pa(nf);
+          for (int f = 0; f < nf; ++f) pa[f] = static_cast<const T*>(fs[f].data());
+          const T* px = static_cast<const T*>(x.data());
+          T* po = static_cast<T*>(out.mutable_data());
+          py::gil_scoped_release release;
+          kernelkit::cpu::mode_chain<T>(nf, pa.data(), r.data(), c.data(), px, po, L, R);
+        };
+        if (x.dtype().is(py::dtype::of<float>())) return run(float{});
+        if (x.dtype().is(py::dtype::of<double>())) return run(double{});
+        throw py::type_error("kron_mode_chain: float32 or float64");
+      },
+      "Consecutive modes in one pass (internal; use kernelkit.kron).");
 }

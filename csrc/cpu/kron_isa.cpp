@@ -27,7 +27,8 @@ namespace {
 constexpr int kRows = 4;  // rows of a (wide) or (l, s) positions (narrow) per register block
 
 template <class T>
-void wide(const T* a, int64_t r, int64_t c, const T* in, T* out, int64_t L, int64_t R) {
+void wide(const T* a, int64_t r, int64_t c, const T* in, T* out, int64_t L, int64_t R,
+          bool parallel) {
   using S = Simd<T>;
   using V = typename S::V;
   constexpr int W = S::W;
@@ -35,7 +36,7 @@ void wide(const T* a, int64_t r, int64_t c, const T* in, T* out, int64_t L, int6
   std::vector<T> ap(size_t(rp * c), T(0));  // rows padded to a multiple of kRows
   std::copy(a, a + r * c, ap.begin());
   const int64_t nsb = R / (2 * W);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t u = 0; u < L * (nsb + 1); ++u) {
     const int64_t l = u / (nsb + 1), sb = u % (nsb + 1);
     const T* x = in + l * c * R;
@@ -70,7 +71,8 @@ void wide(const T* a, int64_t r, int64_t c, const T* in, T* out, int64_t L, int6
 }
 
 template <class T>
-void narrow(const T* a, int64_t r, int64_t c, const T* in, T* out, int64_t L, int64_t R) {
+void narrow(const T* a, int64_t r, int64_t c, const T* in, T* out, int64_t L, int64_t R,
+            bool parallel) {
   using S = Simd<T>;
   using V = typename S::V;
   constexpr int W = S::W;
@@ -80,7 +82,7 @@ void narrow(const T* a, int64_t r, int64_t c, const T* in, T* out, int64_t L, in
     for (int64_t j = 0; j < c; ++j) at[j * rp + i] = a[i * c + j];
   const int64_t P = L * R;  // (l, s) positions
   const int64_t nblocks = (P + kRows - 1) / kRows;
-#pragma omp parallel
+#pragma omp parallel if (parallel)
   {
     std::vector<T> tmp(size_t(kRows * rp));
 #pragma omp for schedule(static)
@@ -107,22 +109,63 @@ void narrow(const T* a, int64_t r, int64_t c, const T* in, T* out, int64_t L, in
   }
 }
 
-}  // namespace
-
 template <class T>
-void mode_product(const T* a, int64_t r, int64_t c, const T* in, T* out, int64_t L, int64_t R) {
+void one_mode(const T* a, int64_t r, int64_t c, const T* in, T* out, int64_t L, int64_t R,
+              bool parallel) {
   if (L == 0 || R == 0 || r == 0) return;
   if (c == 0) {
     std::fill(out, out + L * r * R, T(0));
     return;
   }
-  if (R >= 2 * Simd<T>::W) wide(a, r, c, in, out, L, R);
-  else narrow(a, r, c, in, out, L, R);
+  if (R >= 2 * Simd<T>::W) wide(a, r, c, in, out, L, R, parallel);
+  else narrow(a, r, c, in, out, L, R, parallel);
+}
+
+}  // namespace
+
+template <class T>
+void mode_product(const T* a, int64_t r, int64_t c, const T* in, T* out, int64_t L, int64_t R) {
+  one_mode(a, r, c, in, out, L, R, true);
+}
+
+template <class T>
+void mode_chain(int nf, const T* const* a, const int64_t* r, const int64_t* c, const T* in,
+                T* out, int64_t L, int64_t R) {
+  int64_t in_block = R, out_block = R, big = R;
+  for (int f = 0; f < nf; ++f) {
+    in_block *= c[f];
+    out_block *= r[f];
+  }
+  for (int f = 0; f <= nf; ++f) {  // largest intermediate: r_0..r_{f-1} x c_f..c_{nf-1} x R
+    int64_t size = R;
+    for (int g = 0; g < nf; ++g) size *= g < f ? r[g] : c[g];
+    big = std::max(big, size);
+  }
+#pragma omp parallel
+  {
+    std::vector<T> buf[2] = {std::vector<T>(size_t(big)), std::vector<T>(size_t(big))};
+#pragma omp for schedule(static)
+    for (int64_t l = 0; l < L; ++l) {
+      const T* src = in + l * in_block;
+      for (int f = 0; f < nf; ++f) {
+        int64_t lead = 1, trail = R;
+        for (int g = 0; g < f; ++g) lead *= r[g];
+        for (int g = f + 1; g < nf; ++g) trail *= c[g];
+        T* dst = f == nf - 1 ? out + l * out_block : buf[f % 2].data();
+        one_mode(a[f], r[f], c[f], src, dst, lead, trail, false);
+        src = dst;
+      }
+    }
+  }
 }
 
 template void mode_product<float>(const float*, int64_t, int64_t, const float*, float*, int64_t,
                                   int64_t);
 template void mode_product<double>(const double*, int64_t, int64_t, const double*, double*,
                                    int64_t, int64_t);
+template void mode_chain<float>(int, const float* const*, const int64_t*, const int64_t*,
+                                const float*, float*, int64_t, int64_t);
+template void mode_chain<double>(int, const double* const*, const int64_t*, const int64_t*,
+                                 const double*, double*, int64_t, int64_t);
 
 }  // namespace kernelkit::cpu::KK_ISA

@@ -5,7 +5,8 @@ x (of length N = prod of the factors' column counts, with k right-hand sides and
 dimensions) is viewed as a tensor with one axis per factor; each factor is applied along its
 own axis by a register-blocked C++ loop (vectors along the trailing axes, or along the
 factor's rows when those are short), so nothing is ever transposed or copied besides one
-output buffer per factor; when every factor is 128 x 128 or larger they are GEMMs for
+output buffer per factor; trailing small factors whose blocks fit in L2 are applied together,
+block by block, in one pass; when every factor is 128 x 128 or larger they are GEMMs for
 NumPy's BLAS instead. Factors that shrink their axis go first, which keeps the
 intermediates small for non-square factors. OpenMP threads; float32/float64 (complex and other
 types take a NumPy path).
@@ -61,6 +62,21 @@ def _mode_product(a, t, axis, blas=False):
     return out
 
 
+_CHAIN_MAX = 16384  # elements of a trailing block (128 KiB in float64: stays in L2)
+
+
+def _chain_start(rows, cols, k):
+    """First mode of the longest trailing run (2 modes or more) whose per-block intermediates
+    all fit in _CHAIN_MAX elements, or len(rows) if none: those modes then cost one pass over
+    memory together instead of one each."""
+    d = len(rows)
+    for s in range(d - 1):
+        sizes = [int(np.prod(rows[s:f] + cols[f:], dtype=np.int64)) * k for f in range(s, d + 1)]
+        if max(sizes) <= _CHAIN_MAX:
+            return s
+    return d
+
+
 def kron_matvec(factors, x, *, transpose=False):
     """``(A_1 kron A_2 kron ... kron A_d) @ x`` without forming the Kronecker product.
 
@@ -111,8 +127,19 @@ def kron_matvec(factors, x, *, transpose=False):
     # shrinking factors first (smallest r/c), so intermediates stay small
     order = sorted(range(len(fs)), key=lambda i: rows[i] / cols[i] if cols[i] else 0.0)
     blas = _use_blas(fs)
-    for i in order:
+    start = len(fs)
+    if not blas and dt in (np.float32, np.float64) and order == sorted(order):
+        start = _chain_start(rows, cols, k)
+    for i in order[:start]:
         t = _mode_product(fs[i], t, i + 1, blas)
+    if start < len(fs):  # the trailing small modes in one pass, block by block in cache
+        lead = t.shape[:start + 1]
+        out = np.empty(lead + tuple(rows[start:]) + (k,), dtype=dt)
+        L = int(np.prod(lead, dtype=np.int64))
+        _core.kron_mode_chain([np.ascontiguousarray(f) for f in fs[start:]],
+                              t.reshape((L, *cols[start:], k)),
+                              out.reshape((L, *rows[start:], k)))
+        t = out
     out = t.reshape((*batch, int(np.prod(rows, dtype=np.int64)), k))
     return out[:, 0] if vector else out
 
