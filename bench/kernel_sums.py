@@ -4,6 +4,8 @@ python bench/kernel_sums.py sums [--n 100000] [--m 10000]   -> table 1 (gaussian
 python bench/kernel_sums.py batched                        -> table 2 (256 problems of 2000 x 2000)
 python bench/kernel_sums.py kde                            -> table 3 (KDE log densities)
 python bench/kernel_sums.py first                          -> first call vs steady state
+python bench/kernel_sums.py accuracy                       -> max relative error vs float64 dense
+python bench/kernel_sums.py compact                        -> compact kernels: tile skipping
 pytest bench/kernel_sums.py                                -> pytest-benchmark, d = 3, n = 1e5, m = 1e4
 
 Every library runs on the same points in the same process after a warm-up call, all threads,
@@ -24,15 +26,7 @@ import numpy as np
 import pytest
 
 from kernelkit.kernels import KernelDensity, kernel_sum
-
-
-def median_time(f, repeats=3):
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = f()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), out
+from timing import median_time
 
 
 def numpy_blocked(x, y, w, h, block=256):
@@ -185,6 +179,42 @@ def table_first():
               f"{(first - steady) * 1e3:.2f} |")
 
 
+def table_accuracy():
+    """Max relative error of gaussian sums against float64 dense sums from the same rounded
+    inputs (n = 2000, m = 300, h = sqrt(d), data N(0, 1) plus an offset)."""
+    print("| d | offset | float64 max rel err | float32 max rel err |")
+    print("|---|---|---|---|")
+    for d in (1, 3, 20, 64):
+        for offset in (0.0, 1e3):
+            cells = []
+            for dtype in (np.float64, np.float32):
+                x, y, w = make(2000, 300, d, 1, dtype, seed=d)
+                x, y = (x + offset).astype(dtype), (y + offset).astype(dtype)
+                got = kernel_sum(x, y, w, bandwidth=np.sqrt(d))
+                x64, y64 = x.astype(np.float64), y.astype(np.float64)
+                r2 = ((y64[:, None, :] - x64[None]) ** 2).sum(-1) / d
+                ref = np.exp(-0.5 * r2) @ w.astype(np.float64)
+                cells.append(np.max(np.abs(got[:, 0] / ref[:, 0] - 1)))
+            print(f"| {d} | {offset:g} | {cells[0]:.1e} | {cells[1]:.1e} |", flush=True)
+
+
+def table_compact():
+    """Epanechnikov sums with and without tile skipping: the unbatched call sorts data and
+    queries spatially and skips tiles; the same problem passed with a batch axis is not sorted."""
+    print("| d | h | skipping ms | without ms | ratio |")
+    print("|---|---|---|---|---|")
+    for d in (2, 3):
+        x, y, w = make(100_000, 20_000, d, 1, np.float64)
+        for h in (0.05, 0.2):
+            t_on, _ = median_time(lambda: kernel_sum(x, y, w, kernel="epanechnikov", bandwidth=h),
+                                  3, warmup=True)
+            t_off, _ = median_time(lambda: kernel_sum(x[None], y[None], w[None],
+                                                      kernel="epanechnikov", bandwidth=h), 3,
+                                   warmup=True)
+            print(f"| {d} | {h} | {t_on * 1e3:.0f} | {t_off * 1e3:.0f} | {t_off / t_on:.1f}x |",
+                  flush=True)
+
+
 @pytest.mark.parametrize("library", ["kernelkit", "numpy_blocked"])
 def test_speed(benchmark, library):
     x, y, w = make(100_000, 10_000, 3, 1, np.float64)
@@ -197,7 +227,7 @@ def test_speed(benchmark, library):
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("part", choices=["sums", "batched", "kde", "first"])
+    ap.add_argument("part", choices=["sums", "batched", "kde", "first", "accuracy", "compact"])
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--m", type=int, default=10_000)
     ap.add_argument("--d", type=int, nargs="*", default=[3, 64])
@@ -205,4 +235,5 @@ if __name__ == "__main__":
     ap.add_argument("--no-full", action="store_true", help="skip the n = m = 1e5 kernelkit runs")
     args = ap.parse_args()
     {"sums": lambda: table_sums(args.n, args.m, not args.no_full, args.d, args.dtype), "batched": table_batched,
-     "kde": table_kde, "first": table_first}[args.part]()
+     "kde": table_kde, "first": table_first, "accuracy": table_accuracy,
+     "compact": table_compact}[args.part]()

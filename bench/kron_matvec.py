@@ -7,11 +7,10 @@ factor at a time, moving the contracted axis to the end), pykronecker: Kronecker
 Same inputs, same process, all threads, medians of 5 after a warm-up; GFLOP/s counts
 2 N_in_mode r_k c_k / c_k flops per factor (the mode-product work).
 """
-import time
-
 import numpy as np
 
 from kernelkit.kron import GridGP, kron_matvec
+from timing import median_time
 
 SHAPES = {
     "400x400 (2)": [(400, 400)] * 2,
@@ -43,16 +42,6 @@ def flops(factors, k):
     return total
 
 
-def median_time(f, repeats=5):
-    f()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
 def main():
     try:
         import pykronecker
@@ -68,14 +57,14 @@ def main():
             if N * k > 3e7:
                 continue
             x = rng.standard_normal((N, k))
-            t_kk = median_time(lambda: kron_matvec(fs, x))
-            t_np = median_time(lambda: numpy_kron(fs, x))
+            t_kk, _ = median_time(lambda: kron_matvec(fs, x), 5, warmup=True)
+            t_np, _ = median_time(lambda: numpy_kron(fs, x), 5, warmup=True)
             err = np.max(np.abs(kron_matvec(fs, x) - numpy_kron(fs, x)))
             assert err < 1e-8 * np.max(np.abs(numpy_kron(fs, x))), err
             pk_cells = "- | -"
             if pykronecker is not None and all(s[0] == s[1] for s in shapes):  # square only
                 op = pykronecker.KroneckerProduct(fs)
-                t_pk = median_time(lambda: op @ x)
+                t_pk, _ = median_time(lambda: op @ x, 5, warmup=True)
                 pk_cells = f"{t_pk * 1e3:.1f} | {t_pk / t_kk:.1f}x"
             print(f"| {name} | {k} | {t_kk * 1e3:.1f} | {flops(fs, k) / t_kk / 1e9:.1f} | "
                   f"{t_np * 1e3:.1f} | {t_np / t_kk:.1f}x | {pk_cells} |", flush=True)
@@ -86,7 +75,7 @@ def gridgp():
     grid = [np.linspace(0, 1, 256)] * 2
     y = np.random.default_rng(0).standard_normal(256 * 256)
     gp = GridGP(grid, kernel="matern52", lengthscale=0.1)
-    t = median_time(lambda: gp.log_marginal_likelihood(y, gradient=True))
+    t, _ = median_time(lambda: gp.log_marginal_likelihood(y, gradient=True), 5, warmup=True)
     print(f"\nGridGP 256 x 256, log marginal likelihood + gradient: {t * 1e3:.0f} ms")
 
 

@@ -11,25 +11,17 @@ pytest bench/vmf_high_dim.py   -> pytest-benchmark of rvs at d = 2048, n = 2000 
    overflows).
 """
 import os
-import time
 
 import numpy as np
 import pytest
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
+from timing import median_time
+
 from kernelkit.stats import vmf_kappa_mle, vonmises_fisher
 
 N = 2000
-
-
-def median_time(f, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = f()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)), out
 
 
 def unit(d):

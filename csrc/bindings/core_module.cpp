@@ -150,6 +150,11 @@ py::tuple spgemm_index(int semiring, py::array a_indptr, py::array a_indices, py
 
 }  // namespace
 
+// ValueError "<fn>: <what>" unless ok.
+void check(bool ok, const char* fn, const char* what) {
+  if (!ok) throw std::invalid_argument(std::string(fn) + ": " + what);
+}
+
 // ---- kernel sums -------------------------------------------------------------------------
 // Python (kernelkit/kernels.py) broadcasts, converts and validates; these checks are a net.
 
@@ -159,9 +164,7 @@ void kernel_sum_typed(int kind, double alpha, double nu, double log_c, bool l1, 
                       const py::array& y, const py::array& y_index, const py::array& w,
                       const py::array& w_index, const py::array& center, const py::array& scale,
                       const py::array& scales2, py::array& out) {
-  auto need = [](bool ok, const char* what) {
-    if (!ok) throw std::invalid_argument(std::string("kernel_sum: ") + what);
-  };
+  auto need = [](bool ok, const char* what) { check(ok, "kernel_sum", what); };
   auto contiguous = [](const py::array& a, const py::dtype& dt, py::ssize_t nd) {
     return a.ndim() == nd && (a.flags() & py::array::c_style) && a.dtype().is(dt);
   };
@@ -283,9 +286,7 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "kron_mode_product",
       [](py::array a, py::array x, py::array out) {
-        auto need = [](bool ok, const char* what) {
-          if (!ok) throw std::invalid_argument(std::string("kron_mode_product: ") + what);
-        };
+        auto need = [](bool ok, const char* what) { check(ok, "kron_mode_product", what); };
         auto contiguous = [](const py::array& v, py::ssize_t nd) {
           return v.ndim() == nd && (v.flags() & py::array::c_style);
         };
@@ -311,9 +312,7 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "kron_mode_chain",
       [](py::list factors, py::array x, py::array out) {
-        auto need = [](bool ok, const char* what) {
-          if (!ok) throw std::invalid_argument(std::string("kron_mode_chain: ") + what);
-        };
+        auto need = [](bool ok, const char* what) { check(ok, "kron_mode_chain", what); };
         const int nf = int(factors.size());
         need(nf >= 1 && x.ndim() == nf + 2 && out.ndim() == nf + 2 &&
                  (x.flags() & py::array::c_style) && (out.flags() & py::array::c_style) &&

@@ -16,16 +16,9 @@
 #include <type_traits>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "cpu/kernels.hpp"
 #include "cpu/simd.hpp"
-
-#ifndef KK_ISA
-#error "KK_ISA must name the instruction-set namespace"
-#endif
+#include "cpu/special.hpp"
 
 namespace kernelkit::cpu::KK_ISA {
 
@@ -77,66 +70,47 @@ template <class T>
 using DistanceFn = void (*)(const T* xs, const T* xn, int64_t tl, const T* yq, const T* yn,
                             int64_t d, T* buf);
 
-// buf[q * kTile + i] = |x_i - y_q|^2 (or the L1 distance) for q < kQB, i < tl; xs points at one
-// packed tile (d rows of kTile).
-template <class T, int D, bool L1>
-void distances(const T* xs, const T*, int64_t tl, const T* yq, const T*, int64_t dd, T* buf) {
+enum Form { kL2, kL1, kDot };
+
+// buf[q * kTile + i] for q < kQB, i < tl, xs pointing at one packed tile (d rows of kTile):
+// kL2 |x_i - y_q|^2 by direct differences; kL1 the L1 distance; kDot the same squared distance
+// through the cross term |x|^2 + |y|^2 - 2 x.y (norms xn, yn; coordinates are centred, so the
+// cancellation is mild), clamped at 0: one FMA per coordinate pair instead of two operations.
+// Two vectors of points per query give 2 kQB independent accumulation chains, enough to hide
+// the FMA latency over a long k loop.
+template <class T, int D, int F>
+void distances(const T* xs, const T* xn, int64_t tl, const T* yq, const T* yn, int64_t dd,
+               T* buf) {
   using S = Simd<T>;
   using V = typename S::V;
   constexpr int W = S::W;
   const int64_t d = D > 0 ? D : dd;
-  // Two vectors of points per query: 2 kQB independent accumulation chains, enough to hide
-  // the FMA latency over a long k loop.
   for (int64_t i = 0; i < tl; i += 2 * W) {
     V acc[kQB][2] = {};
     for (int64_t k = 0; k < d; ++k) {
       const T* xr = xs + k * kTile + i;
-      V x0 = S::load(xr), x1 = S::load(xr + W);
+      V x[2] = {S::load(xr), S::load(xr + W)};
       for (int q = 0; q < kQB; ++q) {
         V yk = S::splat(yq[q * d + k]);
-        V d0 = x0 - yk, d1 = x1 - yk;
-        acc[q][0] += L1 ? S::abs(d0) : d0 * d0;
-        acc[q][1] += L1 ? S::abs(d1) : d1 * d1;
+        for (int v = 0; v < 2; ++v) {
+          V diff = x[v] - yk;
+          acc[q][v] += F == kDot ? x[v] * yk : F == kL1 ? S::abs(diff) : diff * diff;
+        }
       }
     }
-    for (int q = 0; q < kQB; ++q) {
-      S::store(buf + q * kTile + i, acc[q][0]);
-      S::store(buf + q * kTile + i + W, acc[q][1]);
-    }
+    for (int q = 0; q < kQB; ++q)
+      for (int v = 0; v < 2; ++v) {
+        V r = acc[q][v];
+        if constexpr (F == kDot) {
+          r = (S::load(xn + i + v * W) + S::splat(yn[q])) - (r + r);
+          r = r < T(0) ? V{} : r;
+        }
+        S::store(buf + q * kTile + i + v * W, r);
+      }
   }
 }
 
-// Large d: the same through the cross term, |x|^2 + |y|^2 - 2 x.y (coordinates are centred, so
-// the cancellation is mild), clamped at 0: one FMA per coordinate pair instead of two ops.
-template <class T>
-void distances_dot(const T* xs, const T* xn, int64_t tl, const T* yq, const T* yn, int64_t d,
-                   T* buf) {
-  using S = Simd<T>;
-  using V = typename S::V;
-  constexpr int W = S::W;
-  for (int64_t i = 0; i < tl; i += 2 * W) {
-    V acc[kQB][2] = {};
-    for (int64_t k = 0; k < d; ++k) {
-      const T* xr = xs + k * kTile + i;
-      V x0 = S::load(xr), x1 = S::load(xr + W);
-      for (int q = 0; q < kQB; ++q) {
-        V yk = S::splat(yq[q * d + k]);
-        acc[q][0] += x0 * yk;
-        acc[q][1] += x1 * yk;
-      }
-    }
-    V n0 = S::load(xn + i), n1 = S::load(xn + i + W);
-    for (int q = 0; q < kQB; ++q) {
-      V ynq = S::splat(yn[q]);
-      V r0 = (n0 + ynq) - (acc[q][0] + acc[q][0]);
-      V r1 = (n1 + ynq) - (acc[q][1] + acc[q][1]);
-      S::store(buf + q * kTile + i, r0 < T(0) ? V{} : r0);
-      S::store(buf + q * kTile + i + W, r1 < T(0) ? V{} : r1);
-    }
-  }
-}
-
-// The cross-term form pays from this dimension on (measured: 1.4x at d = 64, 1.1x at d = 16).
+// The cross-term form pays from this dimension on (measured while building it).
 constexpr int64_t kDotMinD = 16;
 
 // Its error in r^2 is about 3 eps (|x|^2 + |y|^2) in bandwidth units, against eps r^2 for direct
@@ -147,13 +121,13 @@ constexpr double kDotMaxNorm = sizeof(T) == 8 ? 64.0 : 2.0;
 
 template <class T>
 DistanceFn<T> pick_distances(int64_t d, bool l1) {
-  if (l1) return &distances<T, 0, true>;
+  if (l1) return &distances<T, 0, kL1>;
   switch (d) {
-    case 1: return &distances<T, 1, false>;
-    case 2: return &distances<T, 2, false>;
-    case 3: return &distances<T, 3, false>;
-    case 4: return &distances<T, 4, false>;
-    default: return &distances<T, 0, false>;
+    case 1: return &distances<T, 1, kL2>;
+    case 2: return &distances<T, 2, kL2>;
+    case 3: return &distances<T, 3, kL2>;
+    case 4: return &distances<T, 4, kL2>;
+    default: return &distances<T, 0, kL2>;
   }
 }
 
@@ -434,7 +408,7 @@ struct Unit {
       for (int64_t q0 = 0; q0 < nqp; q0 += kQB) {
         bool ok = true;
         for (int q = 0; q < kQB; ++q) ok = ok && yn[q0 + q] <= kDotMaxNorm<T>;
-        if (ok) dist_block[q0 / kQB] = &distances_dot<T>;
+        if (ok) dist_block[q0 / kQB] = &distances<T, 0, kDot>;
       }
     State st;
     st.acc.assign(size_t(nqp * ns * c), 0.0);
@@ -510,13 +484,6 @@ UnitFn<T> pick_unit(int kind, bool l1, bool lse, bool c1, std::integer_sequence<
   return f;
 }
 
-int threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
 
 }  // namespace
 
@@ -528,7 +495,7 @@ void kernel_sum(const KernelSumArgs<T>& a) {
   DistanceFn<T> dist = pick_distances<T>(a.d, a.l1);
   const int64_t m = a.m, row = int64_t(a.nscales) * a.c;
   const int64_t nchunks = (m + kChunk - 1) / kChunk;
-  const int P = threads();
+  const int P = max_threads();  // special.cpp: OpenMP threads a region would use
   if (m == 0 || a.batch == 0) return;
 
   if (a.batch >= 2 * P) {

@@ -9,16 +9,8 @@
 #include <algorithm>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "cpu/kron.hpp"
 #include "cpu/simd.hpp"
-
-#ifndef KK_ISA
-#error "KK_ISA must name the instruction-set namespace"
-#endif
 
 namespace kernelkit::cpu::KK_ISA {
 

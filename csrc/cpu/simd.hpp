@@ -6,6 +6,14 @@
 #include <cstdint>
 #include <cstring>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#ifndef KK_ISA
+#error "KK_ISA must name the instruction-set namespace"
+#endif
+
 namespace kernelkit::cpu::KK_ISA {
 namespace {
 

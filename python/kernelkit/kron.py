@@ -40,7 +40,7 @@ _BLAS_MIN = 128
 def _use_blas(factors):
     """Whether every factor is large enough (both sizes >= 128) for NumPy's BLAS to beat the
     C++ loop. All or none: OpenMP and BLAS thread pools alternating on the same cores slow
-    each other down (6x on 20 x 50 x 70 when only the 70 went to BLAS)."""
+    each other down."""
     return all(min(f.shape) >= _BLAS_MIN for f in factors)
 
 

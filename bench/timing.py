@@ -1,0 +1,17 @@
+"""Timing helper shared by the benchmark scripts."""
+import time
+
+import numpy as np
+
+
+def median_time(f, repeats=3, warmup=False):
+    """(median seconds of `repeats` calls of f, f's last result); one untimed call first if
+    `warmup`."""
+    if warmup:
+        f()
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = f()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), out
