@@ -10,8 +10,9 @@
 //   v >= 20            Debye (uniform) expansion, up to 16 terms chosen from a bound on |u_k|
 //   v < 20, x >= max(20, 2 v^2)   Hankel (large-argument) expansion, terms < 1/4 in size
 //   I, v < 20, x <= 10 power series, anchored at its first term
-//   I, v < 20, between  Debye at order v + N >= 20, then the ratio recurrence down to v
+//   I, v < 20, between  Debye at order v + N >= 20, then the backward recurrence down to v
 //   K, v < 20, x <= 1/2 Temme's series for |mu| <= 1/2, then the forward recurrence in order
+//   K, v < 20, x >= 20  Hankel at |mu| <= 1/2 and mu + 1, then the forward recurrence
 //   K, v < 20, else     the Wronskian with I_v, I_{v+1}/I_v and K_{v+1}/K_v (CF2 + recurrence)
 #pragma once
 #include <utility>
@@ -35,9 +36,11 @@ struct scaled {
   double B;  // exact exponent: 0, x or -x
 };
 
+constexpr double kHankelMin = 20.0;  // the Hankel expansion from here (and x >= 2 v^2) on
+
 KK_FN double hankel_start(double v) {
   double a = 2.0 * v * v;
-  return a > 20.0 ? a : 20.0;
+  return a > kHankelMin ? a : kHankelMin;
 }
 
 // Hankel sum H - 1 = sum_{k>=1} s^k a_k(v) / x^k with s = -1 for I and +1 for K (kept apart
@@ -187,13 +190,16 @@ KK_FN double debye_exponent(double v, double x, double kind) {
   return kind * (vx * v - v * log1p((v / x) * (1.0 + vx))) - 0.5 * log(r);
 }
 
-KK_FN scaled debye_i_parts(const debye_parts& p, double v, double x) {
-  double tail = debye_tail(p, v, 1.0);
+// I from the Debye parts and tail = sum_k u_k(t) / v^k.
+KK_FN scaled debye_i_parts(const debye_parts& p, double tail, double x) {
   dd L = dd_sub(p.w, dd_scale(dd_add(p.log_r, dd{ln_2pi_hi, ln_2pi_lo}), 0.5));
   return {two_sum(1.0, tail), L, x};
 }
 
-KK_FN scaled debye_i(dd vd, double x) { return debye_i_parts(debye_setup(vd, x), vd.hi, x); }
+KK_FN scaled debye_i(dd vd, double x) {
+  debye_parts p = debye_setup(vd, x);
+  return debye_i_parts(p, debye_tail(p, vd.hi, 1.0), x);
+}
 
 KK_FN scaled debye_k(dd vd, double x) {
   debye_parts p = debye_setup(vd, x);
@@ -205,19 +211,27 @@ KK_FN scaled debye_k(dd vd, double x) {
 // g = I_{v-1}(x) / I_v(x) - 1 from the Debye expansion (d/dx log I_v + v/x - 1):
 // g = v (v + r + x) / (x (r + x)) - x/(2r^2) - (x/r^3) D'(t)/D(t). The first term, which
 // carries g (the others are below 1/(2v) of it), is formed in double-double from the scaled
-// v, r, x (it is homogeneous of degree 0).
-KK_FN double debye_g_parts(const debye_parts& p, double v, double x) {
-  double ps, dq;
-#define KK_CALL(K) debye_sum_pq<K>(p.ir, p.t2, &ps, &dq)
+// v, r, x (it is homogeneous of degree 0). ps = D(t) - 1 and dq = D'(t) come from
+// debye_sums.
+KK_FN void debye_sums(const debye_parts& p, double v, double* ps, double* dq) {
+#define KK_CALL(K) debye_sum_pq<K>(p.ir, p.t2, ps, dq)
   KK_DEBYE_TIERS(KK_CALL);
 #undef KK_CALL
+}
+
+KK_FN double debye_g_parts(const debye_parts& p, double x, double ps, double dq) {
   dd rx = dd_add(p.rs, p.xs);
   dd main = dd_div(dd_mul(p.vs, dd_add(p.vs, rx)), dd_mul(rx, p.xs));
   double xr = x * p.ir;  // x / r
   return main.hi + (main.lo - (0.5 * xr * p.ir + xr * p.ir * p.ir * dq / (1.0 + ps)));
 }
 
-KK_FN double debye_g(double v, double x) { return debye_g_parts(debye_setup(dd{v, 0.0}, x), v, x); }
+KK_FN double debye_g(double v, double x) {
+  debye_parts p = debye_setup(dd{v, 0.0}, x);
+  double ps, dq;
+  debye_sums(p, v, &ps, &dq);
+  return debye_g_parts(p, x, ps, dq);
+}
 
 KK_FN double hankel_g(double v, double x) {
   double ksum;
@@ -248,19 +262,16 @@ KK_FN scaled series_i(double v, double x) {
 
 // g_k = I_{k-1}/I_k - 1 for k = v + n down to v + 1 by g_{k-1} = 2(k-1)/x - g_k/(1+g_k)
 // (backward recurrence of the ratio, stable), starting from g_top = g_{v+n} (Debye).
-// Returns g_v, and accumulates prod (1 + g_k) in *prod when prod != nullptr.
-KK_FN dd ratio_recurrence(double v, double x, int n, double g_top, dd* prod) {
+// Returns g_v (iv_ratio needs it where 1 - I_v/I_{v-1} is tiny).
+KK_FN dd ratio_recurrence(double v, double x, int n, double g_top) {
   // In double-double throughout: when x >> v each step amplifies the relative error of the
   // small c = 1 - I_k/I_{k-1} by up to (2k+1)/(2k-1), so no step may add rounding error.
   dd g{g_top, 0.0};
-  dd p{1.0, 0.0};
   dd inv_x = dd_div(dd{1.0, 0.0}, dd{x, 0.0});
   for (int j = n; j >= 1; --j) {
-    if (prod) p = dd_add(p, dd_mul(p, g));
     dd c = dd_div(g, dd_add(g, 1.0));
     g = dd_sub(dd_mul(two_sum(2.0 * v, 2.0 * (j - 1)), inv_x), c);  // 2(v + j - 1)/x - c
   }
-  if (prod) *prod = p;
   return g;  // kept in double-double: for v < 1/2, 1 + g can be far smaller than g
 }
 
@@ -269,14 +280,27 @@ KK_FN int orders_to_debye(double v) {
   return static_cast<int>(ceil(kDebyeOrder - v));
 }
 
-KK_FN scaled recurrence_i(double v, double x) {
+// I_v for v < 20 and x > 10: Debye at order v + n >= 20 for I_{v+n} and g_{v+n}, then
+// y_k = I_k / I_{v+n} down to k = v by the backward recurrence y_{k-1} = (2k/x) y_k + y_{k+1}.
+// Only positive terms, so in double-double no step adds an error that later ones amplify (the
+// ratio form, above, divides at every step). Also I_{v+1} / I_v in *r1 when r1 != nullptr.
+KK_FN scaled recurrence_i(double v, double x, double* r1 = nullptr) {
   int n = orders_to_debye(v);
   dd vn = two_sum(v, static_cast<double>(n));
   debye_parts p = debye_setup(vn, x);
-  dd prod;
-  ratio_recurrence(v, x, n, debye_g_parts(p, vn.hi, x), &prod);
-  scaled s = debye_i_parts(p, vn.hi, x);
-  s.L = dd_add(s.L, dd_log(prod));
+  double ps, dq;
+  debye_sums(p, vn.hi, &ps, &dq);
+  dd inv_x = dd_div(dd{1.0, 0.0}, dd{x, 0.0});
+  dd upper{1.0, 0.0};                                  // y_{k+1}
+  dd y = two_sum(1.0, debye_g_parts(p, x, ps, dq));    // y_k, from k = v + n - 1
+  for (int j = n - 1; j >= 1; --j) {
+    dd y_down = dd_add(dd_mul(dd_mul(two_sum(2.0 * v, 2.0 * j), inv_x), y), upper);
+    upper = y;
+    y = y_down;
+  }
+  if (r1) *r1 = dd_div(upper, y).hi;
+  scaled s = debye_i_parts(p, ps, x);
+  s.L = dd_add(s.L, dd_log(y));
   return s;
 }
 
@@ -296,6 +320,30 @@ KK_FN double cf2_ratio(double mu, double x) {
     if (fabs(delh) < 1e-17 * fabs(h)) break;
   }
   return (mu + x + 0.5 - a1 * h) / x;
+}
+
+// K_{mu+n} from a0 = 2^-escale K_mu and a1 = 2^-escale K_{mu+1} by the forward recurrence
+// K_{mu+i+1} = 2(mu+i)/x K_{mu+i} + K_{mu+i-1}: positive terms (stable), in double-double so
+// that up to 20 steps add no rounding error of their own. Returned as m 2^e (L = e log 2).
+KK_FN scaled k_forward(double mu, double x, int n, dd a0, dd a1, int escale) {
+  if (n == 0) a1 = a0;
+  dd inv_x = dd_div(dd{1.0, 0.0}, dd{x, 0.0});
+  for (int i = 1; i < n; ++i) {
+    dd coef = dd_mul(two_sum(2.0 * mu, 2.0 * i), inv_x);
+    if (exponent_of(a1.hi) + exponent_of(coef.hi) > 1000) {  // rescale before it overflows
+      int sh = exponent_of(a1.hi);
+      double f = ldexp(1.0, -sh);
+      a0 = dd_scale(a0, f);
+      a1 = dd_scale(a1, f);
+      escale += sh;
+    }
+    dd a2 = dd_add(dd_mul(a1, coef), a0);
+    a0 = a1;
+    a1 = a2;
+  }
+  int e0;
+  double m = frexp(a1.hi, &e0);
+  return {dd{m, ldexp(a1.lo, -e0)}, dd_ln2_times(static_cast<double>(escale + e0)), 0.0};
 }
 
 // Temme's series for K_mu, K_{mu+1}, |mu| <= 1/2 and x <= 1/2, then the forward recurrence to
@@ -339,28 +387,21 @@ KK_FN scaled temme_k(double v, double x) {
   int e1, e2;
   double m1 = frexp(sum1, &e1), m2 = frexp(2.0 / x, &e2);
   int escale = e1 + e2;
-  double k1 = m1 * m2;
-  double k0 = ldexp(sum, -escale);
-  // K_{mu+i+1} = 2(mu+i)/x K_{mu+i} + K_{mu+i-1}, in double-double so that up to 20 steps
-  // add no rounding error of their own.
-  dd a0{k0, 0.0}, a1{k1, 0.0};
-  dd inv_x = dd_div(dd{1.0, 0.0}, dd{x, 0.0});
-  for (int i = 1; i <= static_cast<int>(nl); ++i) {
-    dd coef = dd_mul(two_sum(2.0 * mu, 2.0 * i), inv_x);
-    if (exponent_of(a1.hi) + exponent_of(coef.hi) > 1000) {  // rescale before it overflows
-      int sh = exponent_of(a1.hi);
-      double f = ldexp(1.0, -sh);
-      a0 = dd_scale(a0, f);
-      a1 = dd_scale(a1, f);
-      escale += sh;
-    }
-    dd a2 = dd_add(dd_mul(a1, coef), a0);
-    a0 = a1;
-    a1 = a2;
-  }
-  int e0;
-  double m = frexp(dd_round(a0), &e0);
-  return {dd{m, 0.0}, dd_ln2_times(static_cast<double>(escale + e0)), 0.0};
+  return k_forward(mu, x, static_cast<int>(nl), dd{ldexp(sum, -escale), 0.0}, dd{m1 * m2, 0.0},
+                   escale);
+}
+
+// K_v for v < 20 and x >= 20 (below hankel_start(v)): the Hankel expansion at |mu| <= 1/2 and
+// mu + 1 (where it converges fast), then the forward recurrence.
+KK_FN scaled hankel_recurrence_k(double v, double x) {
+  double nl = floor(v + 0.5);
+  double mu = v - nl;
+  scaled k0 = hankel_k(mu, x);
+  dd k1 = two_sum(1.0, hankel_sum(mu + 1.0, x, 1.0, nullptr));  // same prefactor as k0
+  scaled s = k_forward(mu, x, static_cast<int>(nl), k0.m, k1, 0);
+  s.L = dd_add(s.L, k0.L);
+  s.B = k0.B;
+  return s;
 }
 
 // Dispatch for v >= 0, 0 < x < inf.
@@ -376,7 +417,7 @@ KK_FN dd bessel_g(double v, double x) {
   if (v >= kDebyeOrder) return dd{debye_g(v, x), 0.0};
   if (x >= hankel_start(v) && v >= 1.0) return dd{hankel_g(v, x), 0.0};
   int n = orders_to_debye(v);
-  return ratio_recurrence(v, x, n, debye_g(v + n, x), nullptr);
+  return ratio_recurrence(v, x, n, debye_g(v + n, x));
 }
 
 // K_v for v < 20, 1/2 < x < max(20, 2v^2), from the Wronskian I_v K_{v+1} + I_{v+1} K_v = 1/x:
@@ -387,12 +428,16 @@ KK_FN scaled wronskian_k(double v, double x) {
   double mu = v - nl;
   double rho = cf2_ratio(mu, x);
   for (int i = 1; i <= static_cast<int>(nl); ++i) rho = 1.0 / rho + 2.0 * (mu + i) / x;
-  scaled si = bessel_i_scaled(v, x);
-  double r1;  // I_{v+1} / I_v
-  if (x <= kSeriesMax && x < hankel_start(v))  // both from the series: S_{v+1} / S_v
+  // I_v and r1 = I_{v+1} / I_v from one evaluation: both from the series (S_{v+1} / S_v), or
+  // r1 from the ratio recurrence that yields I_v (x < hankel_start(v) here).
+  scaled si;
+  double r1;
+  if (x <= kSeriesMax) {
+    si = series_i(v, x);
     r1 = (0.5 * x / (v + 1.0)) * (series_sum(v + 1.0, x) / si.m.hi);
-  else
-    r1 = 1.0 / dd_add(bessel_g(v + 1.0, x), 1.0).hi;
+  } else {
+    si = recurrence_i(v, x, &r1);
+  }
   return {dd{1.0 / (dd_round(si.m) * x * (rho + r1)), 0.0}, dd_neg(si.L), -si.B};
 }
 
@@ -400,6 +445,7 @@ KK_FN scaled bessel_k_scaled(double v, double x) {
   if (v >= kDebyeOrder) return debye_k(dd{v, 0.0}, x);
   if (x >= hankel_start(v)) return hankel_k(v, x);
   if (x <= kTemmeSeriesMax) return temme_k(v, x);
+  if (x >= kHankelMin) return hankel_recurrence_k(v, x);
   return wronskian_k(v, x);
 }
 
