@@ -148,6 +148,48 @@ py::tuple spgemm_index(int semiring, py::array a_indptr, py::array a_indices, py
   }
 }
 
+// The GPU SpGEMM run by the block emulator (tests): (indptr int64, indices, data bytes).
+template <class I>
+py::tuple spgemm_emulate_index(int semiring, int value_code, py::array a_indptr,
+                               py::array a_indices, py::array a_data, int64_t m, int64_t k,
+                               py::array b_indptr, py::array b_indices, py::array b_data,
+                               int64_t n, py::object mask, bool complement, bool sort,
+                               int64_t shared_bytes, int64_t workspace_bytes) {
+  using kernelkit::cpu::CsrRef;
+  CsrRef<I> a = csr_ref<I>(a_indptr, a_indices, &a_data, m, k, "A");
+  CsrRef<I> b = csr_ref<I>(b_indptr, b_indices, &b_data, k, n, "B");
+  kernelkit::sparse::blocks::Problem<I> p;
+  p.m = m;
+  p.n = n;
+  p.a_indptr = a.indptr, p.a_indices = a.indices, p.a_data = a.data;
+  p.b_indptr = b.indptr, p.b_indices = b.indices, p.b_data = b.data;
+  py::array mask_indptr, mask_indices;  // keep the arrays alive
+  if (!mask.is_none()) {
+    auto t = mask.cast<py::tuple>();
+    mask_indptr = t[0].cast<py::array>();
+    mask_indices = t[1].cast<py::array>();
+    CsrRef<I> mk = csr_ref<I>(mask_indptr, mask_indices, nullptr, m, n, "mask");
+    p.mask_indptr = mk.indptr, p.mask_indices = mk.indices;
+    p.complement = complement;
+  }
+  kernelkit::cpu::EmulatorConfig cfg;
+  cfg.shared_bytes = shared_bytes;
+  cfg.workspace_bytes = workspace_bytes;
+  kernelkit::cpu::EmulatedCsr<I> c;
+  {
+    py::gil_scoped_release release;
+    kernelkit::cpu::spgemm_emulate<I>(static_cast<kernelkit::sparse::Semiring>(semiring),
+                                      value_code, p, sort, cfg, c);
+  }
+  py::array_t<int64_t> indptr(c.indptr.size());
+  std::copy(c.indptr.begin(), c.indptr.end(), indptr.mutable_data());
+  py::array_t<I> indices(c.indices.size());
+  std::copy(c.indices.begin(), c.indices.end(), indices.mutable_data());
+  py::array_t<uint8_t> data(c.data.size());
+  std::copy(c.data.begin(), c.data.end(), data.mutable_data());
+  return py::make_tuple(indptr, indices, data);
+}
+
 }  // namespace
 
 // ValueError "<fn>: <what>" unless ok.
@@ -269,6 +311,26 @@ PYBIND11_MODULE(_core, m) {
       },
       "C = A B over a semiring (internal; use kernelkit.sparse.spgemm). Returns (indptr, "
       "indices, data) of C.");
+  m.def(
+      "spgemm_emulate",
+      [](int semiring, int value_code, py::array a_indptr, py::array a_indices, py::array a_data,
+         int64_t m, int64_t k, py::array b_indptr, py::array b_indices, py::array b_data,
+         int64_t n, py::object mask, bool complement, bool sort, int64_t shared_bytes,
+         int64_t workspace_bytes) {
+        if (semiring < 0 || semiring > 5) throw std::invalid_argument("unknown semiring code");
+        if (shared_bytes < 64 || workspace_bytes < 0)
+          throw std::invalid_argument("shared_bytes >= 64 and workspace_bytes >= 0 needed");
+        auto args = std::make_tuple(semiring, value_code, a_indptr, a_indices, a_data, m, k,
+                                    b_indptr, b_indices, b_data, n, mask, complement, sort,
+                                    shared_bytes, workspace_bytes);
+        if (a_indices.dtype().is(py::dtype::of<int32_t>()))
+          return std::apply(spgemm_emulate_index<int32_t>, args);
+        if (a_indices.dtype().is(py::dtype::of<int64_t>()))
+          return std::apply(spgemm_emulate_index<int64_t>, args);
+        throw py::type_error("index arrays must be int32 or int64");
+      },
+      "Test hook: the CUDA SpGEMM's launch sequence and block programs run by the sequential "
+      "block emulator. Returns (indptr int64, indices, data bytes); plus_times zeros kept.");
   m.def(
       "kernel_sum",
       [](int kind, double alpha, double nu, double log_c, bool l1, int reduction,

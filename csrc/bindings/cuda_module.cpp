@@ -18,6 +18,30 @@ PYBIND11_MODULE(_cuda, m) {
       },
       py::arg("fn"), py::arg("dtype"), py::arg("v"), py::arg("x"), py::arg("out"), py::arg("n"),
       py::arg("stream"));
+  auto spgemm_args = [](const py::dict& d) {
+    kernelkit::cuda::SpgemmArgs a;
+    auto get = [&](const char* key, auto& field) {
+      if (d.contains(key)) field = d[key].cast<std::decay_t<decltype(field)>>();
+    };
+    get("semiring", a.semiring), get("value_code", a.value_code), get("index64", a.index64);
+    get("complement", a.complement), get("sort", a.sort), get("m", a.m), get("n", a.n);
+    get("a_indptr", a.a_indptr), get("a_indices", a.a_indices), get("a_data", a.a_data);
+    get("b_indptr", a.b_indptr), get("b_indices", a.b_indices), get("b_data", a.b_data);
+    get("mask_indptr", a.mask_indptr), get("mask_indices", a.mask_indices);
+    get("c_indptr", a.c_indptr), get("c_indices", a.c_indices), get("c_data", a.c_data);
+    get("workspace_bytes", a.workspace_bytes), get("stream", a.stream);
+    return a;
+  };
+  m.def("spgemm_symbolic", [spgemm_args](const py::dict& d) {
+    auto a = spgemm_args(d);
+    py::gil_scoped_release release;
+    return kernelkit::cuda::spgemm_symbolic(a);
+  });
+  m.def("spgemm_numeric", [spgemm_args](const py::dict& d) {
+    auto a = spgemm_args(d);
+    py::gil_scoped_release release;
+    kernelkit::cuda::spgemm_numeric(a);
+  });
   m.def("device_count", []() {
     std::string why;
     int n = kernelkit::cuda::device_count(&why);

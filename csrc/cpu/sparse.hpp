@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernelkit/sparse/spgemm.hpp"
+#include "kernelkit/sparse/spgemm_blocks.hpp"
 
 namespace kernelkit::cpu {
 
@@ -47,5 +48,22 @@ template <class I, class O, class V>
 int64_t spgemm_numeric(sparse::Semiring sr, const CsrRef<I>& a, const CsrRef<I>& b,
                        const CsrRef<I>& mask, const SpgemmOptions& opt, const SpgemmPlan& plan,
                        O* indptr, O* indices, V* data);
+
+// ---- the GPU algorithm on the CPU (tests) ---------------------------------------------------
+struct EmulatorConfig {
+  int64_t shared_bytes = 48 * 1024;     // per block; smaller values force the global tables
+  int64_t workspace_bytes = 64 << 20;   // for the global tables of one launch
+};
+template <class I>
+struct EmulatedCsr {
+  std::vector<int64_t> indptr;
+  std::vector<I> indices;
+  std::vector<unsigned char> data;  // nnz values of the input value type
+};
+// C = A B by the CUDA SpGEMM's launch sequence and block programs, run by the block emulator.
+// Exact zeros of plus_times are still in C (the caller drops them, as on the GPU).
+template <class I>
+void spgemm_emulate(sparse::Semiring sr, int value_code, const sparse::blocks::Problem<I>& p,
+                    bool sort, const EmulatorConfig& cfg, EmulatedCsr<I>& c);
 
 }  // namespace kernelkit::cpu

@@ -87,6 +87,11 @@ def spgemm(A, B, *, semiring="plus_times", mask=None, complement_mask=False,
     """
     if semiring not in SEMIRINGS:
         raise ValueError(f"unknown semiring {semiring!r}; choose one of {SEMIRINGS}")
+    on_gpu = [_is_cupy_sparse(M) for M in (A, B) + ((mask,) if mask is not None else ())]
+    if any(on_gpu):
+        if not all(on_gpu):
+            raise TypeError("A, B (and the mask) must all be CuPy sparse or all SciPy sparse")
+        return _spgemm_cuda(A, B, semiring, mask, complement_mask, sort_indices, _index_dtype)
     a, b = _as_csr(A, "A"), _as_csr(B, "B")
     m, k = a.shape
     if b.shape[0] != k:
@@ -136,9 +141,14 @@ def matmul(A, B):
     return spgemm(A, B)
 
 
+def _is_cupy_sparse(M):
+    return type(M).__module__.startswith("cupyx")
+
+
 def _as_csr(M, name, canonical=True):
-    if _dispatch.is_cupy(M) or type(M).__module__.startswith("cupyx"):
-        raise TypeError(f"{name}: CuPy sparse input is not supported yet (CPU only for now)")
+    if _dispatch.is_cupy(M):
+        raise TypeError(f"{name} must be a sparse matrix (cupyx.scipy.sparse on the GPU), "
+                        "got a dense CuPy array")
     if not sp.issparse(M):
         raise TypeError(f"{name} must be a scipy.sparse array or matrix, got {type(M).__name__}")
     if M.format != "csr":
@@ -177,3 +187,128 @@ def _value_dtype(semiring, da, db):
     if semiring != "plus_times" and dtype.kind != "f":
         raise TypeError(f"semiring {semiring!r} needs float32 or float64 values, got {dtype}")
     return dtype
+
+
+# ---- the GPU algorithm: CUDA kernels, or the same block programs on the CPU's emulator ------
+_VALUE_CODES = {np.dtype(t): i for i, t in enumerate(
+    (np.float32, np.float64, np.complex64, np.complex128, np.bool_))}
+
+
+def _device_product(xp, a, b, mk, semiring, complement, sort, index, run):
+    """C = A B by the GPU algorithm on xp (NumPy or CuPy) CSR parts; `run(args)` executes the
+    launch sequence (CUDA or the block emulator) and returns (indptr int64, indices, data)."""
+    m, n = a.shape[0], b.shape[1]
+    dtype = _value_dtype(semiring, a.dtype, b.dtype)
+    args = dict(semiring=SEMIRINGS.index(semiring), value_code=_VALUE_CODES[dtype],
+                index=np.dtype(index), complement=bool(complement), sort=bool(sort), m=m,
+                k=a.shape[1], n=n)
+    for name, M in (("a", a), ("b", b)):
+        args[name] = (xp.ascontiguousarray(M.indptr, dtype=index),
+                      xp.ascontiguousarray(M.indices, dtype=index),
+                      xp.ascontiguousarray(M.data, dtype=dtype))
+    args["mask"] = None if mk is None else (xp.ascontiguousarray(mk.indptr, dtype=index),
+                                            xp.ascontiguousarray(mk.indices, dtype=index))
+    indptr, indices, data = run(args)
+    if semiring == "plus_times":    # as on the CPU (and in SciPy): exact zeros are not entries
+        keep = data != 0
+        if not bool(keep.all()):
+            kept = xp.concatenate([xp.zeros(1, np.int64), xp.cumsum(keep, dtype=np.int64)])
+            indptr, indices, data = kept[indptr], indices[keep], data[keep]
+    return indptr, indices, data
+
+
+def _device_inputs(A, B, mask, as_csr):
+    a, b = as_csr(A, "A"), as_csr(B, "B")
+    if b.shape[0] != a.shape[1]:
+        raise ValueError(f"shape mismatch: A is {a.shape}, B is {b.shape}")
+    mk = None
+    if mask is not None:
+        mk = as_csr(mask, "mask")       # canonical: the kernels binary-search sorted rows
+        if mk.shape != (a.shape[0], b.shape[1]):
+            raise ValueError(f"mask shape {mk.shape} differs from the product's "
+                             f"{(a.shape[0], b.shape[1])}")
+    return a, b, mk
+
+
+def _index_for(parts, m, k, n, forced):
+    if forced is not None:
+        return np.dtype(forced)
+    big = any(p.nnz > _I32_MAX for p in parts) or max(m, k, n) > _I32_MAX
+    return np.dtype(np.int64 if big else np.int32)
+
+
+def _emulated(A, B, *, semiring="plus_times", mask=None, complement_mask=False,
+              sort_indices=True, shared_bytes=48 * 1024, workspace_bytes=64 << 20,
+              index_dtype=None):
+    """Test hook: the CUDA SpGEMM (binning, launch plan, block programs) run by the CPU's
+    sequential block emulator on SciPy input; returns a csr_array. shared_bytes and
+    workspace_bytes stand in for the device's shared memory and the global-table budget
+    (small values force the global-memory tables and their batching)."""
+    a, b, mk = _device_inputs(A, B, mask, _as_csr)
+    index = _index_for([a, b], a.shape[0], a.shape[1], b.shape[1], index_dtype)
+
+    def run(g):
+        indptr, indices, raw = _core.spgemm_emulate(
+            g["semiring"], g["value_code"], *g["a"], g["m"], g["k"], *g["b"], g["n"],
+            None if g["mask"] is None else (*g["mask"], g["m"], g["n"]), g["complement"],
+            g["sort"], int(shared_bytes), int(workspace_bytes))
+        return indptr, indices, raw.view(g["a"][2].dtype)
+
+    indptr, indices, data = _device_product(np, a, b, mk, semiring, complement_mask,
+                                            sort_indices, index, run)
+    return sp.csr_array((data, indices, indptr), shape=(a.shape[0], b.shape[1]))
+
+
+def _as_cupy_csr(M, name):
+    if not _is_cupy_sparse(M):
+        raise TypeError(f"{name} must be a cupyx.scipy.sparse matrix, got {type(M).__name__}")
+    if M.format != "csr":
+        M = M.tocsr()
+    if not M.has_canonical_format:
+        M = M.copy()
+        M.sum_duplicates()
+    return M
+
+
+def _spgemm_cuda(A, B, semiring, mask, complement_mask, sort_indices, index_dtype):
+    """spgemm on cupyx.scipy.sparse matrices: the CUDA kernels on CuPy's current stream."""
+    import cupy as cp
+    import cupyx.scipy.sparse as csp
+
+    from . import _gpu
+
+    mod = _gpu.module()
+    a, b, mk = _device_inputs(A, B, mask, _as_cupy_csr)
+    m, n = a.shape[0], b.shape[1]
+    index = _index_for([a, b], m, a.shape[1], n, index_dtype)
+    # Budget for the global-memory tables of rows too large for shared memory (batched).
+    input_bytes = sum(M.data.nbytes + M.indices.nbytes + M.indptr.nbytes for M in (a, b))
+    workspace = max(16 << 20, input_bytes // 2)
+
+    def run(g):
+        d = dict(semiring=g["semiring"], value_code=g["value_code"],
+                 index64=g["index"] == np.int64, complement=g["complement"], sort=g["sort"],
+                 m=m, n=n, workspace_bytes=workspace, stream=cp.cuda.get_current_stream().ptr)
+        for name in ("a", "b"):
+            ptr, ind, dat = g[name]
+            d.update({f"{name}_indptr": ptr.data.ptr, f"{name}_indices": ind.data.ptr,
+                      f"{name}_data": dat.data.ptr})
+        if g["mask"] is not None:
+            d.update(mask_indptr=g["mask"][0].data.ptr, mask_indices=g["mask"][1].data.ptr)
+        indptr = cp.empty(m + 1, np.int64)
+        d["c_indptr"] = indptr.data.ptr
+        nnz = mod.spgemm_symbolic(d)
+        indices = cp.empty(nnz, g["index"])
+        data = cp.empty(nnz, g["a"][2].dtype)
+        d.update(c_indices=indices.data.ptr, c_data=data.data.ptr)
+        mod.spgemm_numeric(d)
+        return indptr, indices, data
+
+    indptr, indices, data = _device_product(cp, a, b, mk, semiring, complement_mask,
+                                            sort_indices, index, run)
+    if int(indptr[-1]) > _I32_MAX:
+        raise ValueError("nnz(C) exceeds the int32 indices of cupyx.scipy.sparse")
+    C = csp.csr_matrix((data, indices.astype(np.int32), indptr.astype(np.int32)), shape=(m, n))
+    if sort_indices:
+        C.has_canonical_format = True
+    return C

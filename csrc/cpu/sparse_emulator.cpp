@@ -1,0 +1,106 @@
+// The CUDA SpGEMM's launch sequence run on the CPU by the block emulator: the same row
+// analysis, binning, launch plan and block programs (kernelkit/sparse/spgemm_blocks.hpp), one
+// block after another. Test-only: it checks the GPU algorithm's logic where there is no GPU.
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "cpu/block_emulator.hpp"
+#include "cpu/sparse.hpp"
+
+namespace kernelkit::cpu {
+using sparse::Semiring;
+using namespace sparse::blocks;
+
+namespace {
+
+template <class I>
+std::vector<Launch> launches(const int64_t* bin_count, int64_t slot_bytes,
+                             const EmulatorConfig& cfg, int64_t* workspace) {
+  int64_t n = plan_launches(bin_count, slot_bytes, cfg.shared_bytes, cfg.workspace_bytes,
+                            nullptr, workspace);
+  std::vector<Launch> out(n);
+  plan_launches(bin_count, slot_bytes, cfg.shared_bytes, cfg.workspace_bytes, out.data(),
+                workspace);
+  return out;
+}
+
+}  // namespace
+
+template <class I>
+void spgemm_emulate(Semiring sr, int value_code, const Problem<I>& p, bool sort,
+                    const EmulatorConfig& cfg, EmulatedCsr<I>& c) {
+  // Row analysis and binning: the thread-per-row kernels.
+  std::vector<int32_t> bits(p.m);
+  int64_t bin_count[kMaxBins] = {};
+  for (int64_t i = 0; i < p.m; ++i) {
+    int64_t products;
+    bits[i] = row_table_bits(p, i, &products);
+    if (bits[i]) ++bin_count[bin_of_bits(bits[i])];
+  }
+  int64_t bin_start[kMaxBins];
+  unsigned long long bin_fill[kMaxBins] = {};
+  for (int b = 0, s = 0; b < kMaxBins; s += bin_count[b], ++b) bin_start[b] = s;
+  std::vector<I> order(p.m);
+  for (int64_t i = 0; i < p.m; ++i) scatter_row(bits.data(), i, bin_start, bin_fill, order.data());
+
+  // Shared memory and workspace as raw bytes, aligned for any slot type.
+  auto buffer = [](int64_t bytes) { return std::vector<double>(bytes / 8 + 2); };
+  std::vector<double> shared = buffer(cfg.shared_bytes);
+
+  // Symbolic: row lengths into indptr[1..m], then the scan.
+  c.indptr.assign(p.m + 1, 0);
+  int64_t need = 0;
+  std::vector<Launch> plan = launches<I>(bin_count, sizeof(I), cfg, &need);
+  std::vector<double> work = buffer(need);
+  for (const Launch& L : plan) {
+    HostRunner r{L.threads};
+    int64_t table = (int64_t(1) << L.bits) * int64_t(sizeof(I));
+    for (int64_t blk = 0; blk < L.count; ++blk) {
+      int64_t row = order[L.first + blk];
+      char* base = L.global ? reinterpret_cast<char*>(work.data()) + blk * table
+                            : reinterpret_cast<char*>(shared.data());
+      Table<I, char> t{reinterpret_cast<I*>(base), nullptr, L.bits};
+      unsigned long long count;
+      symbolic_block(r, p, row, t, &count, &c.indptr[row + 1]);
+    }
+  }
+  for (int64_t i = 0; i < p.m; ++i) c.indptr[i + 1] += c.indptr[i];
+  int64_t nnz = c.indptr[p.m];
+  c.indices.assign(nnz, I(0));
+
+  // Numeric: every row at its offset.
+  bool ok = dispatch_semiring(sr, value_code, [&](auto sr_tag, auto v_tag) {
+    using SR = typename decltype(sr_tag)::type;
+    using V = typename decltype(v_tag)::type;
+    using S = typename SR::S;
+    c.data.assign(nnz * sizeof(V), 0);
+    V* data = reinterpret_cast<V*>(c.data.data());
+    int64_t slot_bytes = sizeof(I) + sizeof(S);
+    std::vector<Launch> nplan = launches<I>(bin_count, slot_bytes, cfg, &need);
+    std::vector<double> nwork = buffer(need);
+    for (const Launch& L : nplan) {
+      HostRunner r{L.threads};
+      int64_t size = int64_t(1) << L.bits;
+      for (int64_t blk = 0; blk < L.count; ++blk) {
+        int64_t row = order[L.first + blk];
+        char* base = L.global ? reinterpret_cast<char*>(nwork.data()) + blk * size * slot_bytes
+                              : reinterpret_cast<char*>(shared.data());
+        Table<I, S> t{reinterpret_cast<I*>(base + size * sizeof(S)), reinterpret_cast<S*>(base),
+                      L.bits};
+        unsigned long long fill;
+        int64_t at = c.indptr[row];
+        numeric_block<SR>(r, p, row, t, sort, &fill, c.indptr[row + 1] - at,
+                          c.indices.data() + at, data + at);
+      }
+    }
+  });
+  if (!ok) throw std::invalid_argument("semiring not defined for this value type");
+}
+
+template void spgemm_emulate<int32_t>(Semiring, int, const Problem<int32_t>&, bool,
+                                      const EmulatorConfig&, EmulatedCsr<int32_t>&);
+template void spgemm_emulate<int64_t>(Semiring, int, const Problem<int64_t>&, bool,
+                                      const EmulatorConfig&, EmulatedCsr<int64_t>&);
+
+}  // namespace kernelkit::cpu

@@ -1,0 +1,243 @@
+// kernelkit.sparse on the GPU: the block programs of kernelkit/sparse/spgemm_blocks.hpp as
+// CUDA kernels (one block per row of C, hash tables in shared memory or, for the largest
+// rows, in a global workspace), with the launch sequence the CPU emulator mirrors
+// (csrc/cpu/sparse_emulator.cpp): row analysis, binning, symbolic count, scan, numeric fill.
+#include <cuda_runtime.h>
+
+#include <cub/device/device_scan.cuh>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cuda/launch.hpp"
+#include "kernelkit/sparse/spgemm_blocks.hpp"
+
+namespace kernelkit::cuda {
+namespace {
+using namespace kernelkit::sparse::blocks;
+using kernelkit::sparse::Semiring;
+
+void check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string("kernelkit.sparse (CUDA): ") + what + ": " +
+                             cudaGetErrorString(err));
+}
+
+struct DeviceRunner {
+  __device__ int threads() const { return blockDim.x; }
+  template <class F>
+  __device__ void run(F&& f) {
+    f(static_cast<int>(threadIdx.x));
+    __syncthreads();
+  }
+};
+
+template <class I>
+__global__ void rows_kernel(Problem<I> p, int32_t* bits, unsigned long long* bin_count) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < p.m;
+       i += int64_t(blockDim.x) * gridDim.x) {
+    int64_t products;
+    int b = row_table_bits(p, i, &products);
+    bits[i] = b;
+    if (b) atomicAdd(&bin_count[bin_of_bits(b)], 1ull);
+  }
+}
+
+template <class I>
+__global__ void scatter_kernel(int64_t m, const int32_t* bits, const int64_t* bin_start,
+                               unsigned long long* bin_fill, I* order) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
+       i += int64_t(blockDim.x) * gridDim.x)
+    scatter_row(bits, i, bin_start, bin_fill, order);
+}
+
+// Table memory of this block: dynamic shared memory, or the block's slice of the workspace.
+__device__ char* table_base(bool global, char* workspace, int64_t table_bytes) {
+  extern __shared__ __align__(16) unsigned char kk_smem[];
+  return global ? workspace + blockIdx.x * table_bytes : reinterpret_cast<char*>(kk_smem);
+}
+
+template <class I>
+__global__ void __launch_bounds__(1024) symbolic_kernel(Problem<I> p, const I* order, int64_t first, int bits,
+                                bool global, char* workspace, int64_t* row_nnz) {
+  __shared__ unsigned long long count;
+  int64_t row = order[first + blockIdx.x];
+  int64_t table_bytes = (int64_t(1) << bits) * int64_t(sizeof(I));
+  Table<I, char> t{reinterpret_cast<I*>(table_base(global, workspace, table_bytes)), nullptr,
+                   bits};
+  DeviceRunner r;
+  symbolic_block(r, p, row, t, &count, &row_nnz[row + 1]);
+}
+
+template <class SR, class I, class V>
+__global__ void __launch_bounds__(1024) numeric_kernel(Problem<I> p, const I* order, int64_t first, int bits,
+                               bool global, char* workspace, const int64_t* indptr, bool sort,
+                               I* indices, V* data) {
+  using S = typename SR::S;
+  __shared__ unsigned long long fill;
+  int64_t row = order[first + blockIdx.x];
+  int64_t size = int64_t(1) << bits;
+  char* base = table_base(global, workspace, size * int64_t(sizeof(I) + sizeof(S)));
+  Table<I, S> t{reinterpret_cast<I*>(base + size * sizeof(S)), reinterpret_cast<S*>(base), bits};
+  DeviceRunner r;
+  int64_t at = indptr[row];
+  numeric_block<SR>(r, p, row, t, sort, &fill, indptr[row + 1] - at, indices + at, data + at);
+}
+
+// Stream-ordered scratch memory, freed (in stream order) when it goes out of scope.
+struct Scratch {
+  void* ptr = nullptr;
+  cudaStream_t stream;
+  Scratch(size_t bytes, cudaStream_t s) : stream(s) {
+    if (bytes) check(cudaMallocAsync(&ptr, bytes, s), "cudaMallocAsync");
+  }
+  ~Scratch() {
+    if (ptr) cudaFreeAsync(ptr, stream);
+  }
+  template <class T>
+  T* as() const { return static_cast<T*>(ptr); }
+};
+
+int64_t max_shared_bytes() {
+  int dev = 0, bytes = 0;
+  check(cudaGetDevice(&dev), "cudaGetDevice");
+  check(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev),
+        "cudaDeviceGetAttribute");
+  return bytes - 1024;  // room for the kernels' static shared variables
+}
+
+// Row analysis and binning: bits per row, the row order grouped by bin, the bin counts.
+template <class I>
+struct Binning {
+  Scratch bits, order;
+  int64_t bin_count[kMaxBins] = {};
+  Binning(const Problem<I>& p, cudaStream_t s)
+      : bits(p.m * sizeof(int32_t), s), order(p.m * sizeof(I), s) {
+    if (p.m == 0) return;
+    Scratch counters(2 * kMaxBins * sizeof(unsigned long long) + kMaxBins * sizeof(int64_t), s);
+    auto* count = counters.as<unsigned long long>();
+    auto* fill = count + kMaxBins;
+    auto* start = reinterpret_cast<int64_t*>(fill + kMaxBins);
+    check(cudaMemsetAsync(count, 0, 2 * kMaxBins * sizeof(unsigned long long), s), "memset");
+    int blocks = static_cast<int>(std::min<int64_t>((p.m + 255) / 256, 4096));
+    rows_kernel<I><<<blocks, 256, 0, s>>>(p, bits.as<int32_t>(), count);
+    unsigned long long host[kMaxBins];
+    check(cudaMemcpyAsync(host, count, sizeof host, cudaMemcpyDeviceToHost, s), "copy");
+    check(cudaStreamSynchronize(s), "row analysis");
+    int64_t starts[kMaxBins];
+    for (int b = 0, acc = 0; b < kMaxBins; acc += host[b], ++b) {
+      bin_count[b] = static_cast<int64_t>(host[b]);
+      starts[b] = acc;
+    }
+    check(cudaMemcpyAsync(start, starts, sizeof starts, cudaMemcpyHostToDevice, s), "copy");
+    scatter_kernel<I><<<blocks, 256, 0, s>>>(p.m, bits.as<int32_t>(), start, fill, order.as<I>());
+    check(cudaGetLastError(), "binning launch");
+    check(cudaStreamSynchronize(s), "binning");  // `starts` is a host buffer
+  }
+};
+
+std::vector<Launch> plan(const int64_t* bin_count, int64_t slot_bytes, int64_t shared,
+                         int64_t workspace_budget, int64_t* workspace) {
+  int64_t n = plan_launches(bin_count, slot_bytes, shared, workspace_budget, nullptr, workspace);
+  std::vector<Launch> out(n);
+  plan_launches(bin_count, slot_bytes, shared, workspace_budget, out.data(), workspace);
+  return out;
+}
+
+template <class Kernel>
+void allow_shared(Kernel kernel, int64_t bytes) {
+  if (bytes > 48 * 1024)
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(bytes)),
+          "cudaFuncSetAttribute");
+}
+
+template <class I>
+Problem<I> problem(const SpgemmArgs& a) {
+  Problem<I> p;
+  p.m = a.m;
+  p.n = a.n;
+  p.a_indptr = reinterpret_cast<const I*>(a.a_indptr);
+  p.a_indices = reinterpret_cast<const I*>(a.a_indices);
+  p.a_data = reinterpret_cast<const void*>(a.a_data);
+  p.b_indptr = reinterpret_cast<const I*>(a.b_indptr);
+  p.b_indices = reinterpret_cast<const I*>(a.b_indices);
+  p.b_data = reinterpret_cast<const void*>(a.b_data);
+  if (a.mask_indptr) {
+    p.mask_indptr = reinterpret_cast<const I*>(a.mask_indptr);
+    p.mask_indices = reinterpret_cast<const I*>(a.mask_indices);
+    p.complement = a.complement;
+  }
+  return p;
+}
+
+template <class I>
+int64_t symbolic(const SpgemmArgs& a) {
+  auto s = reinterpret_cast<cudaStream_t>(a.stream);
+  Problem<I> p = problem<I>(a);
+  auto* indptr = reinterpret_cast<int64_t*>(a.c_indptr);
+  check(cudaMemsetAsync(indptr, 0, (p.m + 1) * sizeof(int64_t), s), "memset");
+  if (p.m == 0) return 0;
+  Binning<I> bins(p, s);
+  int64_t shared = max_shared_bytes(), need = 0;
+  std::vector<Launch> launches = plan(bins.bin_count, sizeof(I), shared, a.workspace_bytes, &need);
+  Scratch work(need, s);
+  allow_shared(symbolic_kernel<I>, shared);
+  for (const Launch& L : launches) {
+    int64_t bytes = L.global ? 0 : (int64_t(1) << L.bits) * int64_t(sizeof(I));
+    symbolic_kernel<I><<<static_cast<unsigned>(L.count), L.threads, bytes, s>>>(
+        p, bins.order.template as<I>(), L.first, L.bits, L.global, work.as<char>(), indptr);
+    check(cudaGetLastError(), "symbolic launch");
+  }
+  size_t temp = 0;
+  cub::DeviceScan::InclusiveSum(nullptr, temp, indptr + 1, indptr + 1, p.m, s);
+  Scratch scan(temp, s);
+  check(cub::DeviceScan::InclusiveSum(scan.ptr, temp, indptr + 1, indptr + 1, p.m, s), "scan");
+  int64_t nnz = 0;
+  check(cudaMemcpyAsync(&nnz, indptr + p.m, sizeof nnz, cudaMemcpyDeviceToHost, s), "copy");
+  check(cudaStreamSynchronize(s), "symbolic phase");
+  return nnz;
+}
+
+template <class I>
+void numeric(const SpgemmArgs& a) {
+  auto s = reinterpret_cast<cudaStream_t>(a.stream);
+  Problem<I> p = problem<I>(a);
+  if (p.m == 0) return;
+  Binning<I> bins(p, s);
+  int64_t shared = max_shared_bytes();
+  bool ok = dispatch_semiring(static_cast<Semiring>(a.semiring), a.value_code,
+                              [&](auto sr_tag, auto v_tag) {
+    using SR = typename decltype(sr_tag)::type;
+    using V = typename decltype(v_tag)::type;
+    int64_t slot_bytes = sizeof(I) + sizeof(typename SR::S), need = 0;
+    std::vector<Launch> launches = plan(bins.bin_count, slot_bytes, shared, a.workspace_bytes,
+                                        &need);
+    Scratch work(need, s);
+    auto kernel = numeric_kernel<SR, I, V>;
+    allow_shared(kernel, shared);
+    for (const Launch& L : launches) {
+      int64_t bytes = L.global ? 0 : (int64_t(1) << L.bits) * slot_bytes;
+      kernel<<<static_cast<unsigned>(L.count), L.threads, bytes, s>>>(
+          p, bins.order.template as<I>(), L.first, L.bits, L.global, work.as<char>(),
+          reinterpret_cast<const int64_t*>(a.c_indptr), a.sort,
+          reinterpret_cast<I*>(a.c_indices), reinterpret_cast<V*>(a.c_data));
+      check(cudaGetLastError(), "numeric launch");
+    }
+    check(cudaStreamSynchronize(s), "numeric phase");  // before the workspace is released
+  });
+  if (!ok) throw std::invalid_argument("semiring not defined for this value type");
+}
+
+}  // namespace
+
+int64_t spgemm_symbolic(const SpgemmArgs& a) {
+  return a.index64 ? symbolic<int64_t>(a) : symbolic<int32_t>(a);
+}
+
+void spgemm_numeric(const SpgemmArgs& a) {
+  if (a.index64) numeric<int64_t>(a);
+  else numeric<int32_t>(a);
+}
+
+}  // namespace kernelkit::cuda

@@ -1,0 +1,174 @@
+"""The GPU SpGEMM: its block programs run by the CPU's sequential block emulator (every run),
+and the CUDA kernels on CuPy sparse matrices (marker `gpu`), both against the CPU spgemm."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from kernelkit import sparse as ks
+from kernelkit.sparse import SEMIRINGS, spgemm
+
+from test_sparse import CASES, VALUE_DTYPES, assert_same, random_csr, reference
+
+# Device shapes the emulator stands in for: an H100-like block (tables up to 48 KiB in shared
+# memory), one where most rows spill to global tables, and one where every row does, one
+# table at a time (the batching of the global launches).
+DEVICES = {
+    "shared": dict(shared_bytes=48 * 1024, workspace_bytes=64 << 20),
+    "mostly_global": dict(shared_bytes=512, workspace_bytes=64 << 10),
+    "all_global_one_by_one": dict(shared_bytes=64, workspace_bytes=0),
+}
+
+
+def assert_same_entries(c, ref):
+    """Unsorted output: the same entries in every row, in any order."""
+    c = sp.csr_array(c, copy=True)
+    c.has_sorted_indices = False
+    c.sort_indices()
+    assert_same(c, ref)
+
+
+@pytest.mark.parametrize("device", sorted(DEVICES))
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_emulated_matmul_equals_cpu(case, device):
+    a, b = CASES[case]()
+    ref = spgemm(a, b)
+    assert_same(ks._emulated(a, b, **DEVICES[device]), ref)
+
+
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+def test_emulated_value_dtypes(dtype):
+    a = random_csr(60, 70, 0.08, 1, dtype)
+    b = random_csr(70, 50, 0.08, 2, dtype)
+    c = ks._emulated(a, b, **DEVICES["mostly_global"])
+    assert c.dtype == dtype
+    assert_same(c, spgemm(a, b))
+
+
+@pytest.mark.parametrize("semiring", SEMIRINGS)
+@pytest.mark.parametrize("masking", [None, "plain", "complement"])
+@pytest.mark.parametrize("device", ["shared", "all_global_one_by_one"])
+def test_emulated_semirings_and_masks(semiring, masking, device):
+    a = random_csr(17, 23, 0.2, 101)
+    b = random_csr(23, 19, 0.2, 201)
+    a.data[::5] = 0.0
+    a.data[1::9] = -np.inf
+    b.data[2::11] = np.nan
+    mask = random_csr(17, 19, 0.3, 301) if masking else None
+    comp = masking == "complement"
+    c = ks._emulated(a, b, semiring=semiring, mask=mask, complement_mask=comp, **DEVICES[device])
+    ref = reference(a, b, semiring, mask, comp)
+    np.testing.assert_array_equal(c.indptr, ref.indptr)
+    np.testing.assert_array_equal(c.indices, ref.indices)
+    if semiring == "plus_times":
+        np.testing.assert_allclose(c.data, ref.data, rtol=1e-14, atol=1e-14, equal_nan=True)
+    else:   # min, max and or are exact whatever the order of the atomic updates
+        np.testing.assert_array_equal(c.data, ref.data)
+    assert c.dtype == ref.dtype
+
+
+def test_emulated_masks_on_larger_matrices():
+    a = random_csr(400, 300, 0.03, 11)
+    b = random_csr(300, 500, 0.03, 12)
+    mask = random_csr(400, 500, 0.05, 13)
+    for comp in (False, True):
+        for semiring in ("plus_times", "min_plus"):
+            ref = spgemm(a, b, semiring=semiring, mask=mask, complement_mask=comp)
+            c = ks._emulated(a, b, semiring=semiring, mask=mask, complement_mask=comp,
+                             **DEVICES["mostly_global"])
+            assert_same(c, ref)
+
+
+def test_emulated_heavy_rows_unsorted_int64_and_cancellation():
+    # A few rows of A hold most products: tables of 2^14 slots, bitonic-sorted.
+    a = random_csr(300, 3000, 0, 21, power_law=True)
+    a = sp.csr_array(sp.vstack([a, sp.csr_array(np.ones((2, 3000)))]))
+    b = random_csr(3000, 20000, 5e-4, 22)
+    ref = spgemm(a, b)
+    assert ref.indptr[-1] > 0 and np.diff(ref.indptr).max() > 4000
+    for device in DEVICES.values():
+        assert_same(ks._emulated(a, b, **device), ref)
+        assert_same_entries(ks._emulated(a, b, sort_indices=False, **device), ref)
+    c64 = ks._emulated(a, b, index_dtype=np.int64)
+    assert c64.indices.dtype == np.int64
+    assert_same(c64, ref)
+    # Exact cancellation: [1, -1] x [[1], [1]] = 0, which plus_times drops (as SciPy).
+    x = sp.csr_array(np.array([[1.0, -1.0], [2.0, 0.0]]))
+    y = sp.csr_array(np.array([[1.0], [1.0]]))
+    c = ks._emulated(x, y)
+    assert c.nnz == 1 and c[1, 0] == 2.0
+
+
+def test_emulated_bad_input():
+    a = sp.csr_array(np.ones((3, 4)))
+    with pytest.raises(ValueError, match="shape mismatch"):
+        ks._emulated(a, a)
+    with pytest.raises(ValueError, match="mask shape"):
+        ks._emulated(a, a.T, mask=a)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        ks._emulated(a.astype(np.complex64), a.T, semiring="max_plus")
+
+
+def test_cupy_and_scipy_inputs_do_not_mix():
+    class FakeCupySparse:   # stands in for a cupyx.scipy.sparse matrix
+        __module__ = "cupyx.scipy.sparse._csr"
+    a = sp.csr_array(np.ones((3, 4)))
+    with pytest.raises(TypeError, match="must all be CuPy sparse or all SciPy"):
+        spgemm(FakeCupySparse(), a.T)
+
+
+# ---- on the GPU -------------------------------------------------------------------------------
+
+def to_gpu(M):
+    import cupyx.scipy.sparse as csp
+    return csp.csr_matrix(sp.csr_matrix(M))
+
+
+def check_gpu(c_gpu, ref):
+    c = sp.csr_array((c_gpu.data.get(), c_gpu.indices.get(), c_gpu.indptr.get()),
+                     shape=c_gpu.shape)
+    c.has_sorted_indices = True
+    assert_same(c, ref)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_gpu_matmul_equals_cpu(case):
+    a, b = CASES[case]()
+    check_gpu(spgemm(to_gpu(a), to_gpu(b)), spgemm(a, b))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("semiring", SEMIRINGS)
+@pytest.mark.parametrize("masking", [None, "plain", "complement"])
+def test_gpu_semirings_masks_on_a_stream(semiring, masking):
+    import cupy as cp
+
+    a = random_csr(400, 300, 0.03, 31, np.bool_ if semiring == "or_and" else np.float64)
+    b = random_csr(300, 500, 0.03, 32, np.bool_ if semiring == "or_and" else np.float64)
+    mask = random_csr(400, 500, 0.05, 33) if masking else None
+    comp = masking == "complement"
+    ref = spgemm(a, b, semiring=semiring, mask=mask, complement_mask=comp)
+    stream = cp.cuda.Stream(non_blocking=True)
+    with stream:
+        c = spgemm(to_gpu(a), to_gpu(b), semiring=semiring,
+                   mask=None if mask is None else to_gpu(mask), complement_mask=comp)
+    stream.synchronize()
+    check_gpu(c, ref)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
+def test_gpu_value_dtypes_heavy_rows_int64(dtype):
+    a = random_csr(300, 3000, 0, 21, dtype, power_law=True)
+    a = sp.csr_array(sp.vstack([a, sp.csr_array(np.ones((2, 3000), dtype))]))
+    b = random_csr(3000, 200_000, 5e-5, 22, dtype)
+    ref = spgemm(a, b)
+    check_gpu(spgemm(to_gpu(a), to_gpu(b)), ref)
+    check_gpu(spgemm(to_gpu(a), to_gpu(b), _index_dtype=np.int64), ref)
+
+
+@pytest.mark.gpu
+def test_gpu_empty_shapes():
+    for a, b in (CASES["zero_by_n"](), CASES["no_products"]()):
+        c = spgemm(to_gpu(a), to_gpu(b))
+        assert c.shape == (a.shape[0], b.shape[1]) and c.nnz == 0
