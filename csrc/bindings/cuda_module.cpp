@@ -42,6 +42,7 @@ PYBIND11_MODULE(_cuda, m) {
     py::gil_scoped_release release;
     kernelkit::cuda::spgemm_numeric(a);
   });
+  m.def("spgemm_scratch_peak", &kernelkit::cuda::spgemm_scratch_peak, py::arg("reset") = false);
   m.def("device_count", []() {
     std::string why;
     int n = kernelkit::cuda::device_count(&why);

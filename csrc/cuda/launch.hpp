@@ -28,6 +28,8 @@ struct SpgemmArgs {
 std::int64_t spgemm_symbolic(const SpgemmArgs& args);
 // Numeric phase into c_indices / c_data (sized from the symbolic phase). Synchronises.
 void spgemm_numeric(const SpgemmArgs& args);
+// Most scratch bytes (outside CuPy's pool) held at once since the last reset.
+std::int64_t spgemm_scratch_peak(bool reset);
 
 // Number of usable CUDA devices (0 when there is no driver or GPU), and why not.
 int device_count(std::string* why);

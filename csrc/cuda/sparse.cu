@@ -4,6 +4,7 @@
 // (csrc/cpu/sparse_emulator.cpp): row analysis, binning, symbolic count, scan, numeric fill.
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cub/device/device_scan.cuh>
 #include <stdexcept>
 #include <string>
@@ -84,15 +85,26 @@ __global__ void __launch_bounds__(1024) numeric_kernel(Problem<I> p, const I* or
   numeric_block<SR>(r, p, row, t, sort, &fill, indptr[row + 1] - at, indices + at, data + at);
 }
 
+// Scratch bytes held now and at most (for the benchmark's peak-memory column).
+std::atomic<int64_t> scratch_now{0}, scratch_peak{0};
+
 // Stream-ordered scratch memory, freed (in stream order) when it goes out of scope.
 struct Scratch {
   void* ptr = nullptr;
+  size_t bytes;
   cudaStream_t stream;
-  Scratch(size_t bytes, cudaStream_t s) : stream(s) {
-    if (bytes) check(cudaMallocAsync(&ptr, bytes, s), "cudaMallocAsync");
+  Scratch(size_t n, cudaStream_t s) : bytes(n), stream(s) {
+    if (!bytes) return;
+    check(cudaMallocAsync(&ptr, bytes, s), "cudaMallocAsync");
+    int64_t now = scratch_now += static_cast<int64_t>(bytes);
+    int64_t peak = scratch_peak.load();
+    while (now > peak && !scratch_peak.compare_exchange_weak(peak, now)) {
+    }
   }
   ~Scratch() {
-    if (ptr) cudaFreeAsync(ptr, stream);
+    if (!ptr) return;
+    cudaFreeAsync(ptr, stream);
+    scratch_now -= static_cast<int64_t>(bytes);
   }
   template <class T>
   T* as() const { return static_cast<T*>(ptr); }
@@ -238,6 +250,12 @@ int64_t spgemm_symbolic(const SpgemmArgs& a) {
 void spgemm_numeric(const SpgemmArgs& a) {
   if (a.index64) numeric<int64_t>(a);
   else numeric<int32_t>(a);
+}
+
+std::int64_t spgemm_scratch_peak(bool reset) {
+  int64_t peak = scratch_peak.load();
+  if (reset) scratch_peak = scratch_now.load();
+  return peak;
 }
 
 }  // namespace kernelkit::cuda

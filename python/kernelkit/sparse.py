@@ -31,6 +31,12 @@ def spgemm(A, B, *, semiring="plus_times", mask=None, complement_mask=False,
         unsorted indices, which are canonicalised first: duplicates are summed, as SciPy does).
         Values float32, float64, complex64, complex128 or bool; mixed inputs are promoted
         with NumPy's rules. Index dtype int32 or int64.
+        ``cupyx.scipy.sparse`` matrices (A, B and the mask all on the GPU) run the CUDA
+        kernels on CuPy's current stream and return a ``cupyx.scipy.sparse.csr_matrix``: one
+        thread block per row of C with a hash table in shared memory (keys inserted with
+        atomicCAS, values combined with the semiring's atomic), global-memory tables for rows
+        too large for it, rows sorted by a bitonic network in the block. Sums may then be
+        added in another order than on the CPU (equal to rounding; min, max and or exactly).
     semiring : str
         How products combine, over the *stored* entries (absent entries are not zeros):
 
@@ -61,13 +67,14 @@ def spgemm(A, B, *, semiring="plus_times", mask=None, complement_mask=False,
     Returns
     -------
     scipy.sparse.csr_array (csr_matrix when A and B are both sparse matrices) of shape (m, n),
-    with int32 indices unless nnz(C) needs int64 (or the inputs already needed int64).
+    with int32 indices unless nnz(C) needs int64 (or the inputs already needed int64);
+    cupyx.scipy.sparse.csr_matrix for GPU input (int32 indices, as CuPy's sparse requires).
 
     Raises
     ------
     TypeError
-        Non-sparse input (including CuPy sparse: the GPU version is not available yet), an
-        unsupported value dtype, or a semiring the value type does not have.
+        Non-sparse input (a dense NumPy or CuPy array), CuPy and SciPy sparse inputs mixed,
+        an unsupported value dtype, or a semiring the value type does not have.
     ValueError
         Unknown semiring, shape mismatch (A's columns vs B's rows, or the mask's shape), or
         malformed CSR (indptr of the wrong length, not starting at 0, decreasing or not ending
