@@ -205,7 +205,7 @@ void kernel_sum_typed(int kind, double alpha, double nu, double log_c, bool l1, 
                       bool exclude_self, const py::array& x, const py::array& x_index,
                       const py::array& y, const py::array& y_index, const py::array& w,
                       const py::array& w_index, const py::array& center, const py::array& scale,
-                      const py::array& scales2, py::array& out) {
+                      const py::array& scales2, py::array& out, int64_t emulate_shared) {
   auto need = [](bool ok, const char* what) { check(ok, "kernel_sum", what); };
   auto contiguous = [](const py::array& a, const py::dtype& dt, py::ssize_t nd) {
     return a.ndim() == nd && (a.flags() & py::array::c_style) && a.dtype().is(dt);
@@ -260,7 +260,16 @@ void kernel_sum_typed(int kind, double alpha, double nu, double log_c, bool l1, 
   a.scales2 = static_cast<const double*>(scales2.data());
   a.out = static_cast<T*>(out.mutable_data());
   py::gil_scoped_release release;
-  kernelkit::cpu::kernel_sum<T>(a);
+  if (emulate_shared <= 0) return kernelkit::cpu::kernel_sum<T>(a);
+  // The GPU block programs (one bandwidth scale): the emulator, for the tests.
+  if (a.nscales != 1 || scales2.size() != 1 || static_cast<const double*>(scales2.data())[0] != 1.0)
+    throw std::invalid_argument("kernel_sum: the GPU path takes one bandwidth scale");
+  kernelkit::kernels::blocks::SumProblem<T> p;
+  p.n = a.n, p.m = a.m, p.d = a.d, p.c = a.c;
+  p.x = a.x, p.x_index = a.x_index, p.y = a.y, p.y_index = a.y_index, p.w = a.w;
+  p.w_index = a.w_index, p.center = a.center, p.scale = a.scale, p.params = a.params;
+  p.exclude_self = a.exclude_self, p.out = a.out;
+  kernelkit::cpu::kernel_sum_emulate<T>(kind, l1, reduction == 1, p, a.batch, emulate_shared);
 }
 
 PYBIND11_MODULE(_core, m) {
@@ -336,15 +345,20 @@ PYBIND11_MODULE(_core, m) {
       [](int kind, double alpha, double nu, double log_c, bool l1, int reduction,
          bool exclude_self, py::array x, py::array x_index, py::array y, py::array y_index,
          py::array w, py::array w_index, py::array center, py::array scale, py::array scales2,
-         py::array out) {
+         py::array out, int64_t emulate_shared) {
         auto args = std::tie(kind, alpha, nu, log_c, l1, reduction, exclude_self, x, x_index, y,
-                             y_index, w, w_index, center, scale, scales2, out);
+                             y_index, w, w_index, center, scale, scales2, out, emulate_shared);
         if (x.dtype().is(py::dtype::of<float>())) return std::apply(kernel_sum_typed<float>, args);
         if (x.dtype().is(py::dtype::of<double>())) return std::apply(kernel_sum_typed<double>, args);
         throw py::type_error("kernel_sum: x must be float32 or float64");
       },
       "Batched kernel sums into out (batch, m, nscales, c) (internal; use "
-      "kernelkit.kernels.kernel_sum).");
+      "kernelkit.kernels.kernel_sum). emulate_shared > 0 runs the CUDA block programs on the "
+      "block emulator instead, with that much shared memory per block (tests).",
+      py::arg("kind"), py::arg("alpha"), py::arg("nu"), py::arg("log_c"), py::arg("l1"),
+      py::arg("reduction"), py::arg("exclude_self"), py::arg("x"), py::arg("x_index"),
+      py::arg("y"), py::arg("y_index"), py::arg("w"), py::arg("w_index"), py::arg("center"),
+      py::arg("scale"), py::arg("scales2"), py::arg("out"), py::arg("emulate_shared") = 0);
   m.def(
       "kron_mode_product",
       [](py::array a, py::array x, py::array out) {

@@ -42,6 +42,20 @@ PYBIND11_MODULE(_cuda, m) {
     py::gil_scoped_release release;
     kernelkit::cuda::spgemm_numeric(a);
   });
+  m.def("kernel_sum", [](const py::dict& d) {
+    kernelkit::cuda::KernelSumDevArgs a;
+    auto get = [&](const char* key, auto& field) {
+      if (d.contains(key)) field = d[key].cast<std::decay_t<decltype(field)>>();
+    };
+    get("dtype", a.dtype), get("kind", a.kind), get("l1", a.l1), get("lse", a.lse);
+    get("exclude_self", a.exclude_self), get("alpha", a.alpha), get("nu", a.nu);
+    get("log_c", a.log_c), get("batch", a.batch), get("n", a.n), get("m", a.m), get("d", a.d);
+    get("c", a.c), get("x", a.x), get("x_index", a.x_index), get("y", a.y);
+    get("y_index", a.y_index), get("w", a.w), get("w_index", a.w_index);
+    get("center", a.center), get("scale", a.scale), get("out", a.out), get("stream", a.stream);
+    py::gil_scoped_release release;
+    kernelkit::cuda::kernel_sum_launch(a);
+  });
   m.def("spgemm_scratch_peak", &kernelkit::cuda::spgemm_scratch_peak, py::arg("reset") = false);
   m.def("device_count", []() {
     std::string why;

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "kernelkit/kernels/kernel_functions.hpp"
+#include "kernelkit/kernels/kernel_sum_blocks.hpp"
 
 namespace kernelkit::cpu {
 
@@ -46,6 +47,12 @@ namespace base {
 template <class T>
 void kernel_sum(const KernelSumArgs<T>& args);
 }
+// The CUDA kernel sums' grid run by the block emulator (tests): problem b of `batch` reads
+// p's arrays as kernel_sum does (one bandwidth scale, nscales = 1); shared_bytes stands in
+// for the device's shared memory per block.
+template <class T>
+void kernel_sum_emulate(int kind, bool l1, bool lse, const kernels::blocks::SumProblem<T>& p,
+                        int64_t batch, int64_t shared_bytes);
 namespace avx2 {
 template <class T>
 void kernel_sum(const KernelSumArgs<T>& args);

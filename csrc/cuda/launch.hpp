@@ -31,6 +31,20 @@ void spgemm_numeric(const SpgemmArgs& args);
 // Most scratch bytes (outside CuPy's pool) held at once since the last reset.
 std::int64_t spgemm_scratch_peak(bool reset);
 
+// Kernel sums on the GPU (kernelkit.kernels): the arguments of kernelkit::cpu::KernelSumArgs
+// as device pointers (float32 when dtype = 0, float64 when 1), one bandwidth scale.
+struct KernelSumDevArgs {
+  int dtype = 1, kind = 0;
+  bool l1 = false, lse = false, exclude_self = false;
+  double alpha = 1.0, nu = 0.5, log_c = 0.0;
+  std::int64_t batch = 0, n = 0, m = 0, d = 1, c = 1;
+  std::uintptr_t x = 0, x_index = 0, y = 0, y_index = 0, w = 0, w_index = 0;
+  std::uintptr_t center = 0, scale = 0, out = 0;
+  std::uintptr_t stream = 0;
+};
+// Asynchronous; throws std::invalid_argument for a combination without a kernel.
+void kernel_sum_launch(const KernelSumDevArgs& args);
+
 // Number of usable CUDA devices (0 when there is no driver or GPU), and why not.
 int device_count(std::string* why);
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cuda/launch.hpp"
+#include "cuda/runner.cuh"
 #include "kernelkit/sparse/spgemm_blocks.hpp"
 
 namespace kernelkit::cuda {
@@ -23,15 +24,6 @@ void check(cudaError_t err, const char* what) {
     throw std::runtime_error(std::string("kernelkit.sparse (CUDA): ") + what + ": " +
                              cudaGetErrorString(err));
 }
-
-struct DeviceRunner {
-  __device__ int threads() const { return blockDim.x; }
-  template <class F>
-  __device__ void run(F&& f) {
-    f(static_cast<int>(threadIdx.x));
-    __syncthreads();
-  }
-};
 
 template <class I>
 __global__ void rows_kernel(Problem<I> p, int32_t* bits, unsigned long long* bin_count) {

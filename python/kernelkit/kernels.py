@@ -10,6 +10,7 @@ float32 for one tile and accumulated in float64. OpenMP threads run over query b
 batch problems when there are many, and over data ranges when queries are few; they follow
 ``OMP_NUM_THREADS`` and ``threadpoolctl``. No JIT: the first call costs what later calls do.
 """
+import functools
 import math
 
 import numpy as np
@@ -71,26 +72,29 @@ def _batch_index(batch, full):
         np.broadcast_to(np.arange(size, dtype=np.int64).reshape(batch), full).reshape(-1))
 
 
-def _finite_mean(x):
+def _finite_mean(x, xp=np):
     """Per-block mean of the finite coordinates (..., n, d) -> (..., d), 0 where none."""
     n = x.shape[-2]
     if n == 0:
-        return np.zeros(x.shape[:-2] + x.shape[-1:])
+        return xp.zeros(x.shape[:-2] + x.shape[-1:])
     # a BLAS matrix-vector product: NumPy's mean over axis -2 is slow for small d; any point
     # near the data serves as the centre, so float32 accuracy is enough
-    plain = np.matmul(np.full((1, n), 1.0 / n, dtype=x.dtype), x)[..., 0, :].astype(np.float64)
-    if np.all(np.isfinite(plain)):
+    plain = xp.matmul(xp.full((1, n), 1.0 / n, dtype=x.dtype), x)[..., 0, :].astype(np.float64)
+    if bool(xp.all(xp.isfinite(plain))):
         return plain
     x = x.astype(np.float64, copy=False)
-    finite = np.isfinite(x)
-    total = np.where(finite, x, 0.0).sum(axis=-2)
+    finite = xp.isfinite(x)
+    total = xp.where(finite, x, 0.0).sum(axis=-2)
     count = finite.sum(axis=-2)
-    return total / np.maximum(count, 1)
+    return total / xp.maximum(count, 1)
 
 
-def _run(x, y, w, code, params, l1, reduction, bandwidth, scales2=(1.0,), exclude_self=False):
+def _run(x, y, w, code, params, l1, reduction, bandwidth, scales2=(1.0,), exclude_self=False,
+         xp=np, engine=None):
     """The engine call on validated arrays: x (..., n, d), y (..., m, d), w (..., n, c) already
-    in one float dtype, bandwidth broadcastable to (..., d). Returns (..., m, len(scales2), c)."""
+    in one float dtype, bandwidth broadcastable to (..., d). Returns (..., m, len(scales2), c).
+    engine: _core.kernel_sum (default), or another callable with its arguments (the block
+    emulator, or the CUDA launcher with xp = cupy)."""
     dt = x.dtype
     n, d = x.shape[-2:]
     m = y.shape[-2]
@@ -107,17 +111,37 @@ def _run(x, y, w, code, params, l1, reduction, bandwidth, scales2=(1.0,), exclud
             f"bandwidth {bw.shape} (bandwidth broadcasts against (..., d) = (..., {d}))"
         ) from None
     nb = math.prod(full)
-    x3 = np.ascontiguousarray(x.reshape((math.prod(xb), n, d)))
-    y3 = np.ascontiguousarray(y.reshape((math.prod(yb), m, d)))
-    w3 = np.ascontiguousarray(w.reshape((math.prod(wb), n, c)))
-    center = np.ascontiguousarray(_finite_mean(x3).reshape(-1, d))
-    scale = np.ascontiguousarray(scale.reshape(nb, d), dtype=np.float64)
-    s2 = np.ascontiguousarray(scales2, dtype=np.float64)
-    out = np.empty((nb, m, len(s2), c), dtype=dt)
-    _core.kernel_sum(code, params[0], params[1], params[2], l1, reduction, exclude_self,
-                     x3, _batch_index(xb, full), y3, _batch_index(yb, full), w3,
-                     _batch_index(wb, full), center, scale, s2, out)
+    x3 = xp.ascontiguousarray(x.reshape((math.prod(xb), n, d)))
+    y3 = xp.ascontiguousarray(y.reshape((math.prod(yb), m, d)))
+    w3 = xp.ascontiguousarray(w.reshape((math.prod(wb), n, c)))
+    center = xp.ascontiguousarray(_finite_mean(x3, xp).reshape(-1, d))
+    scale = xp.asarray(np.ascontiguousarray(scale.reshape(nb, d), dtype=np.float64))
+    s2 = xp.asarray(np.ascontiguousarray(scales2, dtype=np.float64))
+    index = [xp.asarray(_batch_index(b, full)) for b in (xb, yb, wb)]
+    out = xp.empty((nb, m, len(s2), c), dtype=dt)
+    (engine or _core.kernel_sum)(code, params[0], params[1], params[2], l1, reduction,
+                                 exclude_self, x3, index[0], y3, index[1], w3, index[2], center,
+                                 scale, s2, out)
     return out.reshape(full + (m, len(s2), c))
+
+
+def _cuda_engine(code, alpha, nu, log_c, l1, reduction, exclude_self, x, x_index, y, y_index,
+                 w, w_index, center, scale, scales2, out):
+    """_core.kernel_sum's contract on CuPy arrays: the CUDA kernel on the current stream."""
+    import cupy as cp
+
+    from . import _gpu
+
+    if scales2.size != 1 or float(scales2[0]) != 1.0:
+        raise ValueError("the GPU kernel sums take one bandwidth scale")
+    batch, m, _, c = out.shape
+    _gpu.module().kernel_sum(dict(
+        dtype=0 if x.dtype == np.float32 else 1, kind=code, l1=bool(l1), lse=reduction == 1,
+        exclude_self=bool(exclude_self), alpha=alpha, nu=nu, log_c=log_c, batch=batch,
+        n=x.shape[1], m=m, d=x.shape[2], c=c, x=x.data.ptr, x_index=x_index.data.ptr,
+        y=y.data.ptr, y_index=y_index.data.ptr, w=w.data.ptr, w_index=w_index.data.ptr,
+        center=center.data.ptr, scale=scale.data.ptr, out=out.data.ptr,
+        stream=cp.cuda.get_current_stream().ptr))
 
 
 _COMPACT = {8, 9, 10, 11}  # tophat, epanechnikov, linear, cosine: k = 0 beyond r = 1
@@ -158,7 +182,7 @@ def _check_bandwidth(bandwidth, d):
 
 
 def kernel_sum(x, y, weights=None, *, kernel="gaussian", bandwidth=1.0, reduction="sum",
-               log_weights=None, **kernel_params):
+               log_weights=None, _emulate_shared=None, **kernel_params):
     """Kernel sums ``S[..., j, :] = sum_i k(x_i, y_j) W[..., i, :]`` without the kernel matrix.
 
     Parameters
@@ -219,15 +243,20 @@ def kernel_sum(x, y, weights=None, *, kernel="gaussian", bandwidth=1.0, reductio
     >>> float(kernel_sum(x, y + 100, bandwidth=0.5, reduction="logsumexp")[0])  # exp underflows
     -19602.0
     """
-    if _dispatch.is_cupy(x) or _dispatch.is_cupy(y) or _dispatch.is_cupy(weights):
-        raise TypeError("kernelkit.kernels runs on NumPy arrays only for now; the CUDA back end "
-                        "is not built yet (move CuPy arrays to the host with .get())")
+    on_gpu = [_dispatch.is_cupy(a) for a in (x, y, weights, log_weights) if a is not None]
+    xp = np
+    if any(on_gpu):
+        if not all(on_gpu):
+            raise TypeError("x, y and the weights must all be CuPy arrays or all NumPy arrays")
+        import cupy as xp
+    if _dispatch.is_cupy(bandwidth):
+        bandwidth = bandwidth.get()
     name, code, params, l1 = _resolve_kernel(kernel, kernel_params)
     if reduction not in ("sum", "logsumexp"):
         raise ValueError(f"reduction must be 'sum' or 'logsumexp', got {reduction!r}")
     lse = reduction == "logsumexp"
-    x = np.asarray(x)
-    y = np.asarray(y)
+    x = xp.asarray(x)
+    y = xp.asarray(y)
     if x.ndim < 2 or y.ndim < 2:
         raise ValueError(f"x and y must have shape (..., n, d) and (..., m, d); got x {x.shape}, "
                          f"y {y.shape}")
@@ -242,9 +271,9 @@ def kernel_sum(x, y, weights=None, *, kernel="gaussian", bandwidth=1.0, reductio
         weights = log_weights
     squeeze = True
     if weights is None:
-        w = (np.zeros if lse else np.ones)((n, 1), dtype=_float_dtype(x, y))  # log 1 = 0
+        w = (xp.zeros if lse else xp.ones)((n, 1), dtype=_float_dtype(x, y))  # log 1 = 0
     else:
-        w = np.asarray(weights)
+        w = xp.asarray(weights)
         if w.ndim == x.ndim:
             squeeze = False
         elif w.ndim == x.ndim - 1:
@@ -256,10 +285,10 @@ def kernel_sum(x, y, weights=None, *, kernel="gaussian", bandwidth=1.0, reductio
             raise ValueError(f"weights have {w.shape[-2]} rows for n = {n} points "
                              f"(weights {w.shape}, x {x.shape})")
         if lse and log_weights is None:
-            if np.any(w < 0):
+            if bool(xp.any(w < 0)):
                 raise ValueError("logsumexp needs weights >= 0 (or pass log_weights)")
             with np.errstate(divide="ignore"):
-                w = np.log(w)
+                w = xp.log(w)
     if w.dtype.kind not in "biuf":
         raise TypeError(f"weights must be real numbers, got {w.dtype}")
     dt = _float_dtype(x, y, w)
@@ -268,14 +297,20 @@ def kernel_sum(x, y, weights=None, *, kernel="gaussian", bandwidth=1.0, reductio
     y = y.astype(dt, copy=False)
     w = w.astype(dt, copy=False)
     if d == 0:  # every distance is 0: one zero coordinate gives the same sums
-        x = np.zeros(x.shape[:-1] + (1,), dt)
-        y = np.zeros(y.shape[:-1] + (1,), dt)
+        x = xp.zeros(x.shape[:-1] + (1,), dt)
+        y = xp.zeros(y.shape[:-1] + (1,), dt)
         bw = np.ones(())
     # logsumexp works where exponents are large (-100 and below), and a float32 exponent is
     # only good to eps32 |exponent|: compute in float64 and round the logs once at the end
     work = np.float64 if lse else dt
-    out = _sum_prepared(x.astype(work, copy=False), y.astype(work, copy=False),
-                        w.astype(work, copy=False), code, params, l1, lse, bw)
+    x, y, w = (a.astype(work, copy=False) for a in (x, y, w))
+    if xp is not np or _emulate_shared:
+        # The GPU block program: CUDA on CuPy arrays, or the CPU's emulator (tests).
+        engine = _cuda_engine if xp is not np else functools.partial(
+            _core.kernel_sum, emulate_shared=int(_emulate_shared))
+        out = _run(x, y, w, code, params, l1, int(lse), bw, xp=xp, engine=engine)[..., 0, :]
+    else:
+        out = _sum_prepared(x, y, w, code, params, l1, lse, bw)
     out = out.astype(dt, copy=False)
     return out[..., 0] if squeeze else out
 

@@ -1,0 +1,148 @@
+"""The GPU kernel sums: the block program run by the CPU's sequential block emulator (every
+run) and the CUDA kernel on CuPy arrays (marker `gpu`), both against the CPU engine."""
+import functools
+
+import numpy as np
+import pytest
+
+from kernelkit import _core
+from kernelkit import kernels as kk
+from kernelkit.kernels import KERNELS, kernel_sum
+
+H100_SHARED = 96 * 1024
+TINY_SHARED = 2048          # 32 queries per block, a few points per tile: every edge case
+PARAMS = {"matern": [dict(nu=0.5), dict(nu=1.5), dict(nu=2.5), dict(nu=0.8)],
+          "rational_quadratic": [dict(alpha=0.7)]}
+
+
+def kernel_cases():
+    for name in KERNELS:
+        for params in PARAMS.get(name, [{}]):
+            yield name, params
+
+
+def data(dtype, n=300, m=77, d=3, c=None, shift=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((n, d)) + shift).astype(dtype)
+    y = (rng.standard_normal((m, d)) * 1.3 + shift).astype(dtype)
+    w = rng.random((n,) if c is None else (n, c)).astype(dtype)
+    return x, y, w
+
+
+def close(got, ref, dtype, lse=False):
+    """float64 1e-13 and float32 2e-6, relative (to max(|ref|, 1) for the logs)."""
+    tol = 2e-6 if dtype == np.float32 else 1e-13
+    scale = np.maximum(np.abs(ref), 1.0) if lse else np.abs(ref)
+    assert np.array_equal(np.isnan(got), np.isnan(ref))
+    ok = ~np.isnan(ref)
+    assert np.array_equal(got[ok & np.isinf(ref)], ref[ok & np.isinf(ref)])
+    fin = ok & np.isfinite(ref)
+    err = np.abs(got[fin] - ref[fin]) / np.maximum(scale[fin], np.finfo(dtype).tiny)
+    assert err.max(initial=0.0) <= tol, err.max()
+
+
+@pytest.mark.parametrize("shared", [H100_SHARED, TINY_SHARED])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,params", list(kernel_cases()))
+def test_emulated_kernels_match_cpu(name, params, dtype, shared):
+    x, y, w = data(dtype, shift=1e3)
+    for reduction in ("sum", "logsumexp"):
+        kw = dict(kernel=name, reduction=reduction, bandwidth=0.9, **params)
+        ref = kernel_sum(x, y, w, **kw)
+        got = kernel_sum(x, y, w, _emulate_shared=shared, **kw)
+        assert got.dtype == ref.dtype == dtype
+        close(got, ref, dtype, lse=reduction == "logsumexp")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_emulated_batches_columns_and_bandwidths(dtype):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 1, 130, 5)).astype(dtype)     # broadcasts over axis 1
+    y = rng.standard_normal((1, 3, 45, 5)).astype(dtype)
+    w = rng.random((4, 3, 130, 11)).astype(dtype)             # 11 columns: two chunks of 8
+    bw = rng.uniform(0.5, 2.0, (4, 3, 1))                     # one bandwidth per problem
+    for shared in (H100_SHARED, TINY_SHARED):
+        ref = kernel_sum(x, y, w, kernel="matern", nu=2.5, bandwidth=bw)
+        close(kernel_sum(x, y, w, kernel="matern", nu=2.5, bandwidth=bw, _emulate_shared=shared),
+              ref, dtype)
+    ard = [0.5, 1, 2, 3, 0.7]
+    close(kernel_sum(x[0, 0], y[0, 0], w[0, 0], bandwidth=ard, _emulate_shared=TINY_SHARED),
+          kernel_sum(x[0, 0], y[0, 0], w[0, 0], bandwidth=ard), dtype)
+
+
+def test_emulated_large_d_and_edge_cases():
+    x, y, w = data(np.float64, n=200, m=40, d=64)
+    close(kernel_sum(x, y, w, bandwidth=8.0, _emulate_shared=H100_SHARED),
+          kernel_sum(x, y, w, bandwidth=8.0), np.float64)
+    x, y, w = data(np.float64)
+    # empty data: 0 (sum) and -inf (logsumexp); no queries: empty result
+    assert np.all(kernel_sum(x[:0], y, w[:0], _emulate_shared=TINY_SHARED) == 0)
+    lse = kernel_sum(x[:0], y, w[:0], reduction="logsumexp", _emulate_shared=TINY_SHARED)
+    assert np.all(lse == -np.inf)
+    assert kernel_sum(x, y[:0], w, _emulate_shared=TINY_SHARED).shape == (0,)
+    # NaN in the data poisons every output, NaN in a query its row; far queries underflow the
+    # sum but not the logsumexp
+    xn = x.copy()
+    xn[5, 1] = np.nan
+    assert np.all(np.isnan(kernel_sum(xn, y, w, _emulate_shared=TINY_SHARED)))
+    yn = y.copy()
+    yn[3, 0] = np.nan
+    got = kernel_sum(x, yn, w, _emulate_shared=TINY_SHARED)
+    assert np.isnan(got[3]) and not np.any(np.isnan(np.delete(got, 3)))
+    far = kernel_sum(x, y + 100, w, bandwidth=0.1, reduction="logsumexp",
+                     _emulate_shared=TINY_SHARED)
+    close(far, kernel_sum(x, y + 100, w, bandwidth=0.1, reduction="logsumexp"), np.float64,
+          lse=True)
+
+
+def test_emulated_exclude_self_matches_cpu_engine():
+    x, _, w = data(np.float64, n=150)
+    args = (x, x, np.log(w)[:, None], 0, (1.0, 0.5, 0.0), False, 1, 0.7)
+    ref = kk._run(*args, exclude_self=True)
+    got = kk._run(*args, exclude_self=True,
+                  engine=functools.partial(_core.kernel_sum, emulate_shared=TINY_SHARED))
+    close(got, ref, np.float64, lse=True)
+
+
+def test_mixed_numpy_and_cupy_inputs_raise():
+    class FakeCupy:   # stands in for a CuPy array
+        __module__ = "cupy._core.core"
+    x, y, _ = data(np.float64)
+    with pytest.raises(TypeError, match="must all be CuPy arrays or all NumPy"):
+        kernel_sum(FakeCupy(), y)
+
+
+# ---- on the GPU -------------------------------------------------------------------------------
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,params", list(kernel_cases()))
+def test_gpu_kernels_match_cpu(name, params, dtype):
+    import cupy as cp
+
+    x, y, w = data(dtype, n=3000, m=700, shift=1e3)
+    stream = cp.cuda.Stream(non_blocking=True)
+    for reduction in ("sum", "logsumexp"):
+        kw = dict(kernel=name, reduction=reduction, bandwidth=0.9, **params)
+        ref = kernel_sum(x, y, w, **kw)
+        with stream:
+            got = kernel_sum(cp.asarray(x), cp.asarray(y), cp.asarray(w), **kw)
+        stream.synchronize()
+        assert isinstance(got, cp.ndarray) and got.dtype == dtype
+        close(got.get(), ref, dtype, lse=reduction == "logsumexp")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gpu_batches_large_d_and_empty(dtype):
+    import cupy as cp
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 1, 1300, 64)).astype(dtype)
+    y = rng.standard_normal((1, 3, 450, 64)).astype(dtype)
+    w = rng.random((4, 3, 1300, 11)).astype(dtype)
+    bw = rng.uniform(5, 9, (4, 3, 1))
+    ref = kernel_sum(x, y, w, bandwidth=bw)
+    close(kernel_sum(cp.asarray(x), cp.asarray(y), cp.asarray(w), bandwidth=bw).get(), ref, dtype)
+    empty = kernel_sum(cp.asarray(x[0, 0, :0]), cp.asarray(y[0, 0]), cp.asarray(w[0, 0, :0]))
+    assert empty.shape == (450, 11) and bool(cp.all(empty == 0))
