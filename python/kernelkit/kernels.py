@@ -9,6 +9,8 @@ exp/log, AVX2+FMA picked at run time) reduced against the weights. float32 sums 
 float32 for one tile and accumulated in float64. OpenMP threads run over query blocks, over
 batch problems when there are many, and over data ranges when queries are few; they follow
 ``OMP_NUM_THREADS`` and ``threadpoolctl``. No JIT: the first call costs what later calls do.
+CuPy arrays run a CUDA kernel instead (one thread per query, data tiles staged through shared
+memory, running sums in registers) on CuPy's current stream.
 """
 import functools
 import math
@@ -229,6 +231,8 @@ def kernel_sum(x, y, weights=None, *, kernel="gaussian", bandwidth=1.0, reductio
     Returns
     -------
     ndarray, shape (..., m) or (..., m, c)
+        A CuPy array when x, y (and the weights) are CuPy arrays: the CUDA kernel ran on the
+        current stream (NumPy and CuPy inputs mixed raise TypeError).
         float32 when x, y (and the weights) are float32, else float64. Empty data (n = 0)
         gives 0 (``-inf`` for logsumexp). NaN in x or in the weights makes every output of
         that problem NaN; NaN in a query makes its row NaN.
