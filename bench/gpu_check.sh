@@ -3,7 +3,8 @@
 #   bench/gpu_check.sh OUTDIR
 # builds kernelkit with CUDA ON, runs `pytest -m gpu`, the GPU tests again under
 # compute-sanitizer memcheck (racecheck for the SpGEMM kernels), and the GPU benchmarks
-# (Bessel throughput, vMF, SpGEMM vs cuSPARSE, kernel sums vs KeOps); everything lands in OUTDIR
+# (Bessel throughput, vMF, SpGEMM vs cuSPARSE, kernel sums vs KeOps, Kronecker vs CuPy);
+# everything lands in OUTDIR
 # (summary.md first). Meant to finish in well under 8 minutes.
 set -uo pipefail
 out=${1:?usage: bench/gpu_check.sh OUTDIR}
@@ -32,7 +33,7 @@ step selfcheck 60 python -m kernelkit
 step pytest_gpu 180 python -m pytest -m gpu tests -q -p no:cacheprovider
 step memcheck 200 compute-sanitizer --tool memcheck --error-exitcode 3 \
   python -m pytest -m gpu tests -q -p no:cacheprovider \
-  -k "gpu_broadcast or (gpu_matches_cpu and float64) or gpu_semirings_masks or gpu_empty or gpu_batches"
+  -k "gpu_broadcast or (gpu_matches_cpu and float64) or gpu_semirings_masks or gpu_empty or gpu_batches or gpu_solve"
 step racecheck 90 compute-sanitizer --tool racecheck --error-exitcode 3 \
   python -m pytest -m gpu tests/test_sparse_gpu.py -q -p no:cacheprovider \
   -k "gpu_semirings_masks and (plus_times or min_plus) and (None or plain)"
@@ -40,11 +41,12 @@ step gpu_bench 120 python bench/gpu_bench.py
 step gpu_bench_vmf 60 python bench/gpu_bench_vmf.py
 step gpu_bench_sparse 150 python bench/gpu_bench_sparse.py
 step gpu_bench_kernels 150 python bench/gpu_bench_kernels.py
+step gpu_bench_kron 90 python bench/gpu_bench_kron.py
 {
   echo
   tail -3 "$out/pytest_gpu.txt"
   grep -E "ERROR SUMMARY" "$out/memcheck.txt" "$out/racecheck.txt"
-  for b in gpu_bench gpu_bench_vmf gpu_bench_sparse gpu_bench_kernels; do
+  for b in gpu_bench gpu_bench_vmf gpu_bench_sparse gpu_bench_kernels gpu_bench_kron; do
     echo
     cat "$out/$b.txt"
   done

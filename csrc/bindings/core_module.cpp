@@ -6,6 +6,7 @@
 #include <complex>
 #include <limits>
 #include <tuple>
+#include <vector>
 
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
@@ -359,6 +360,47 @@ PYBIND11_MODULE(_core, m) {
       py::arg("reduction"), py::arg("exclude_self"), py::arg("x"), py::arg("x_index"),
       py::arg("y"), py::arg("y_index"), py::arg("w"), py::arg("w_index"), py::arg("center"),
       py::arg("scale"), py::arg("scales2"), py::arg("out"), py::arg("emulate_shared") = 0);
+  m.def(
+      "kron_chain_emulate",
+      [](py::list factors, py::array in, py::array out, int64_t rt, int threads) {
+        auto need = [](bool ok, const char* what) { check(ok, "kron_chain_emulate", what); };
+        int q = static_cast<int>(factors.size());
+        need(q >= 1 && q <= kernelkit::kron::blocks::kMaxChain, "1 to 16 factors");
+        need(in.ndim() == 3 && out.ndim() == 3 && (in.flags() & py::array::c_style) &&
+                 (out.flags() & py::array::c_style) && in.dtype().is(out.dtype()),
+             "in (L, P, R) and out (L, Q, R) must be contiguous, one dtype");
+        need(rt >= 1 && threads >= 1, "rt and threads must be >= 1");
+        std::vector<py::array> fs;
+        int64_t P = 1, Q = 1;
+        for (auto f : factors) {
+          fs.push_back(f.cast<py::array>());
+          need(fs.back().ndim() == 2 && (fs.back().flags() & py::array::c_style) &&
+                   fs.back().dtype().is(in.dtype()),
+               "factors must be contiguous 2-D arrays of the data's dtype");
+          P *= fs.back().shape(1), Q *= fs.back().shape(0);
+        }
+        need(in.shape(1) == P && out.shape(1) == Q && in.shape(0) == out.shape(0) &&
+                 in.shape(2) == out.shape(2),
+             "inconsistent shapes");
+        auto run = [&](auto zero) {
+          using T = decltype(zero);
+          kernelkit::kron::blocks::ChainProblem<T> p;
+          p.L = in.shape(0), p.R = in.shape(2), p.rt = rt, p.q = q;
+          for (int j = 0; j < q; ++j) {
+            p.rows[j] = static_cast<int>(fs[j].shape(0));
+            p.cols[j] = static_cast<int>(fs[j].shape(1));
+            p.factors[j] = static_cast<const T*>(fs[j].data());
+          }
+          p.in = static_cast<const T*>(in.data());
+          p.out = static_cast<T*>(out.mutable_data());
+          py::gil_scoped_release release;
+          kernelkit::cpu::kron_chain_emulate<T>(p, threads);
+        };
+        if (in.dtype().is(py::dtype::of<float>())) return run(0.0f);
+        if (in.dtype().is(py::dtype::of<double>())) return run(0.0);
+        throw py::type_error("kron_chain_emulate: float32 or float64 only");
+      },
+      "Test hook: the CUDA Kronecker chain kernel's grid run by the block emulator.");
   m.def(
       "kron_mode_product",
       [](py::array a, py::array x, py::array out) {

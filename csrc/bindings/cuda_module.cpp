@@ -3,6 +3,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <vector>
+
 #include "cuda/launch.hpp"
 
 namespace py = pybind11;
@@ -55,6 +57,24 @@ PYBIND11_MODULE(_cuda, m) {
     get("center", a.center), get("scale", a.scale), get("out", a.out), get("stream", a.stream);
     py::gil_scoped_release release;
     kernelkit::cuda::kernel_sum_launch(a);
+  });
+  m.def("kron_chain", [](const py::dict& d) {
+    kernelkit::cuda::KronChainArgs a;
+    a.dtype = d["dtype"].cast<int>();
+    a.threads = d["threads"].cast<int>();
+    a.L = d["L"].cast<std::int64_t>(), a.R = d["R"].cast<std::int64_t>();
+    a.rt = d["rt"].cast<std::int64_t>();
+    a.in = d["in"].cast<std::uintptr_t>(), a.out = d["out"].cast<std::uintptr_t>();
+    a.stream = d["stream"].cast<std::uintptr_t>();
+    auto rows = d["rows"].cast<std::vector<int>>(), cols = d["cols"].cast<std::vector<int>>();
+    auto ptrs = d["factors"].cast<std::vector<std::uintptr_t>>();
+    if (rows.size() != cols.size() || rows.size() != ptrs.size() || rows.empty() ||
+        rows.size() > 16)
+      throw std::invalid_argument("kron_chain: 1 to 16 factors with rows, cols and pointers");
+    a.q = static_cast<int>(rows.size());
+    for (int j = 0; j < a.q; ++j) a.rows[j] = rows[j], a.cols[j] = cols[j], a.factors[j] = ptrs[j];
+    py::gil_scoped_release release;
+    kernelkit::cuda::kron_chain_launch(a);
   });
   m.def("spgemm_scratch_peak", &kernelkit::cuda::spgemm_scratch_peak, py::arg("reset") = false);
   m.def("device_count", []() {

@@ -1,5 +1,6 @@
 // CPU entry point of kernelkit.kron: one Kronecker factor applied along one mode, no Python.
 #pragma once
+#include "kernelkit/kron/kron_blocks.hpp"
 #include <cstdint>
 
 namespace kernelkit::cpu {
@@ -31,5 +32,9 @@ template <class T>
 void mode_chain(int nf, const T* const* a, const int64_t* r, const int64_t* c, const T* in,
                 T* out, int64_t L, int64_t R);
 }
+
+// The CUDA chain kernel's grid run by the block emulator (tests), `threads` per block.
+template <class T>
+void kron_chain_emulate(const kron::blocks::ChainProblem<T>& p, int threads);
 
 }  // namespace kernelkit::cpu

@@ -45,6 +45,18 @@ struct KernelSumDevArgs {
 // Asynchronous; throws std::invalid_argument for a combination without a kernel.
 void kernel_sum_launch(const KernelSumDevArgs& args);
 
+// One pass of kernelkit.kron on the GPU: q <= 16 small factors (device pointers, row-major)
+// applied to consecutive modes of in (L, prod cols, R) into out (L, prod rows, R); rt r values
+// per block of `threads` threads. Asynchronous.
+struct KronChainArgs {
+  int dtype = 1, q = 0, threads = 256;
+  int rows[16] = {}, cols[16] = {};
+  std::uintptr_t factors[16] = {};
+  std::int64_t L = 0, R = 0, rt = 1;
+  std::uintptr_t in = 0, out = 0, stream = 0;
+};
+void kron_chain_launch(const KronChainArgs& args);
+
 // Number of usable CUDA devices (0 when there is no driver or GPU), and why not.
 int device_count(std::string* why);
 

@@ -9,21 +9,22 @@ output buffer per factor; trailing small factors whose blocks fit in L2 are appl
 block by block, in one pass; when every factor is 128 x 128 or larger they are GEMMs for
 NumPy's BLAS instead. Factors that shrink their axis go first, which keeps the
 intermediates small for non-square factors. OpenMP threads; float32/float64 (complex and other
-types take a NumPy path).
+types take a NumPy path). CuPy factors and x run on the GPU instead: large factors as
+batched GEMMs (cupy.matmul), runs of small ones fused in one kernel pass through shared memory.
 """
 import functools
 
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from . import _core
+from . import _core, _dispatch
 
 __all__ = ["kron_matvec", "KroneckerOperator", "KroneckerSum", "kron_eigh", "kron_solve",
            "kron_logdet", "GridGP"]
 
 
-def _check_factors(factors):
-    fs = [np.asarray(f) for f in factors]
+def _check_factors(factors, xp=np):
+    fs = [xp.asarray(f) for f in factors]
     if not fs:
         raise ValueError("need at least one factor")
     for i, f in enumerate(fs):
@@ -77,7 +78,65 @@ def _chain_start(rows, cols, k):
     return d
 
 
-def kron_matvec(factors, x, *, transpose=False):
+_GPU_GEMM_MIN = 64        # factors at least this large (both sizes) go to cuBLAS (matmul)
+_GPU_SHARED = 96 * 1024   # shared memory a chain block may use (two buffers)
+
+
+def _chain_elements(rows, cols):
+    """Largest intermediate (per r) of a chain pass: the kernel's buffer size."""
+    return max(int(np.prod(rows[:done] + cols[done:], dtype=np.int64))
+               for done in range(len(rows) + 1))
+
+
+def _device_matvec(fs, t, xp, chain, shared_bytes):
+    """The GPU algorithm: t (B, *cols, k) -> (B, *rows, k), modes taken from the last one
+    backwards in passes. A pass is either one large factor as a strided batched GEMM
+    (xp.matmul, no transposes) or a chain of small consecutive factors applied by one kernel
+    launch through shared memory (`chain(factors, in (L, P, R), out (L, Q, R), rt)`)."""
+    rows = [f.shape[0] for f in fs]
+    cols = [f.shape[1] for f in fs]
+    B, k = t.shape[0], t.shape[-1]
+    per_value = shared_bytes // (2 * t.dtype.itemsize)   # two buffers
+    j = len(fs)
+    while j > 0:
+        R = int(np.prod(rows[j:], dtype=np.int64)) * k
+        rt = min(R, 32)
+        small = min(fs[j - 1].shape) < _GPU_GEMM_MIN and t.dtype in (np.float32, np.float64)
+        if small and _chain_elements(rows[j - 1:j], cols[j - 1:j]) * rt > per_value:
+            rt = 1
+        if not small or _chain_elements(rows[j - 1:j], cols[j - 1:j]) * rt > per_value:
+            L = B * int(np.prod(cols[:j - 1], dtype=np.int64))
+            x3 = t.reshape(L, cols[j - 1], R)
+            t = xp.matmul(fs[j - 1], x3)           # (L, rows, R), batched over L
+            j -= 1
+            continue
+        s = j - 1   # grow the chain leftwards while it fits
+        while (s > 0 and j - s < 16 and min(fs[s - 1].shape) < _GPU_GEMM_MIN
+               and _chain_elements(rows[s - 1:j], cols[s - 1:j]) * rt <= per_value):
+            s -= 1
+        L = B * int(np.prod(cols[:s], dtype=np.int64))
+        P = int(np.prod(cols[s:j], dtype=np.int64))
+        Q = int(np.prod(rows[s:j], dtype=np.int64))
+        out = xp.empty((L, Q, R), dtype=t.dtype)
+        chain(fs[s:j], xp.ascontiguousarray(t.reshape(L, P, R)), out, rt)
+        t = out
+        j = s
+    return t
+
+
+def _cuda_chain(factors, t, out, rt):
+    import cupy as cp
+
+    from . import _gpu
+
+    _gpu.module().kron_chain(dict(
+        dtype=0 if t.dtype == np.float32 else 1, threads=256, L=t.shape[0], R=t.shape[2],
+        rt=rt, rows=[f.shape[0] for f in factors], cols=[f.shape[1] for f in factors],
+        factors=[f.data.ptr for f in factors], **{"in": t.data.ptr}, out=out.data.ptr,
+        stream=cp.cuda.get_current_stream().ptr))
+
+
+def kron_matvec(factors, x, *, transpose=False, _emulate_shared=None):
     """``(A_1 kron A_2 kron ... kron A_d) @ x`` without forming the Kronecker product.
 
     Parameters
@@ -104,10 +163,16 @@ def kron_matvec(factors, x, *, transpose=False):
     >>> np.allclose(kron_matvec([A, B], x), np.kron(A, B) @ x)
     True
     """
-    fs = _check_factors(factors)
+    on_gpu = [_dispatch.is_cupy(a) for a in (x, *factors)]
+    xp = np
+    if any(on_gpu):
+        if not all(on_gpu):
+            raise TypeError("the factors and x must all be CuPy arrays or all NumPy arrays")
+        import cupy as xp
+    fs = _check_factors(factors, xp)
     if transpose:
         fs = [f.T for f in fs]
-    x = np.asarray(x)
+    x = xp.asarray(x)
     if x.dtype.kind not in "biufc":
         raise TypeError(f"x has non-numeric dtype {x.dtype}")
     dt = np.result_type(x.dtype, *[f.dtype for f in fs], np.float32)
@@ -122,7 +187,22 @@ def kron_matvec(factors, x, *, transpose=False):
                          f"(..., N, k)")
     batch, k = xm.shape[:-2], xm.shape[-1]
     B = int(np.prod(batch, dtype=np.int64))
-    t = np.ascontiguousarray(xm, dtype=dt).reshape((B, *cols, k))
+    t = xp.ascontiguousarray(xm, dtype=dt).reshape((B, *cols, k))
+    if (xp is not np or _emulate_shared) and 0 in rows + cols:
+        return xp.zeros((*batch, int(np.prod(rows, dtype=np.int64)), k) if not vector
+                        else (int(np.prod(rows, dtype=np.int64)),), dtype=dt)
+    if xp is not np or _emulate_shared:
+        # The GPU algorithm: CUDA on CuPy arrays, or the CPU's block emulator (tests).
+        fs = [xp.ascontiguousarray(f, dtype=dt) for f in fs]
+        if xp is not np:
+            chain, shared = _cuda_chain, _GPU_SHARED
+        else:
+            def chain(factors, t3, out, rt):
+                _core.kron_chain_emulate(list(factors), t3, out, rt, 256)
+            shared = int(_emulate_shared)
+        t = _device_matvec(fs, t, xp, chain, shared)
+        out = t.reshape((*batch, int(np.prod(rows, dtype=np.int64)), k))
+        return out[:, 0] if vector else out
     fs = [np.asarray(f, dtype=dt) for f in fs]
     # shrinking factors first (smallest r/c), so intermediates stay small
     order = sorted(range(len(fs)), key=lambda i: rows[i] / cols[i] if cols[i] else 0.0)
@@ -179,18 +259,22 @@ class KroneckerOperator(LinearOperator):
 
 
 def _eigen(factors):
-    fs = _check_factors(factors)
+    xp = np
+    if any(_dispatch.is_cupy(f) for f in factors):
+        import cupy as xp
+    fs = _check_factors(factors, xp)
     for i, f in enumerate(fs):
         if f.shape[0] != f.shape[1]:
             raise ValueError(f"factor {i} must be square (symmetric), got shape {f.shape}")
-    pairs = [np.linalg.eigh(f) for f in fs]
+    pairs = [xp.linalg.eigh(f) for f in fs]
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 def _kron_values(values, combine):
+    """combine(a_i, b_j) over the Kronecker index (NumPy or CuPy vectors)."""
     out = values[0]
     for v in values[1:]:
-        out = combine.outer(out, v).reshape(-1)
+        out = combine(out[:, None], v[None, :]).reshape(-1)
     return out
 
 

@@ -1,0 +1,104 @@
+"""The GPU Kronecker products: the chain block program run by the CPU's sequential block
+emulator (every run) and the CUDA kernel / cuBLAS passes on CuPy arrays (marker `gpu`),
+against np.kron and the CPU kron_matvec."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kernelkit.kron import kron_logdet, kron_matvec, kron_solve
+
+from test_kron import dense, spd_factors
+
+# Shared memory per chain block: an H100-like 96 KiB (long chains, 32 r per block), 2 KiB
+# (short chains, some single-r blocks) and 256 bytes (mostly one factor per pass, the larger
+# factors through matmul).
+SHARED = [96 * 1024, 2048, 256]
+
+
+@given(shapes=st.lists(st.tuples(st.integers(1, 9), st.integers(1, 9)), min_size=1, max_size=6),
+       k=st.integers(1, 3), transpose=st.booleans(), seed=st.integers(0, 2**32 - 1),
+       shared=st.sampled_from(SHARED))
+def test_emulated_equals_dense_kron(shapes, k, transpose, seed, shared):
+    if np.prod([r for r, _ in shapes]) * np.prod([c for _, c in shapes]) > 4e6:
+        return      # the dense reference would be too large
+    rng = np.random.default_rng(seed)
+    fs = [rng.standard_normal(s) for s in shapes]
+    K = dense(fs)
+    K = K.T if transpose else K
+    x = rng.standard_normal((K.shape[1], k))
+    got = kron_matvec(fs, x, transpose=transpose, _emulate_shared=shared)
+    ref = K @ x
+    np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-13 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("shared", SHARED)
+@pytest.mark.parametrize("shapes", [[(40, 40)], [(40, 3), (2, 33)], [(17, 23), (31, 9), (5, 5)],
+                                    [(3, 4)] * 6, [(70, 70), (3, 5)], [(8, 8)] * 5])
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-13), (np.float32, 2e-5)])
+def test_emulated_sizes_dtypes_batches(shapes, dtype, tol, shared):
+    rng = np.random.default_rng(1)
+    fs = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    N = int(np.prod([s[1] for s in shapes]))
+    x = rng.standard_normal((2, 3, N, 2)).astype(dtype)
+    ref = kron_matvec(fs, x)
+    got = kron_matvec(fs, x, _emulate_shared=shared)
+    assert got.dtype == dtype and got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * np.abs(ref).max())
+    vec = kron_matvec(fs, x[0, 0, :, 0], _emulate_shared=shared)
+    np.testing.assert_allclose(vec, ref[0, 0, :, 0], rtol=tol, atol=tol * np.abs(ref).max())
+
+
+def test_emulated_empty_factors():
+    got = kron_matvec([np.ones((3, 0)), np.ones((2, 2))], np.ones((0, 4)), _emulate_shared=2048)
+    assert got.shape == (6, 4) and np.all(got == 0)
+    got = kron_matvec([np.ones((3, 2)), np.ones((0, 2))], np.ones(4), _emulate_shared=2048)
+    assert got.shape == (0,)
+
+
+def test_mixed_numpy_and_cupy_inputs_raise():
+    class FakeCupy:   # stands in for a CuPy array
+        __module__ = "cupy._core.core"
+    with pytest.raises(TypeError, match="must all be CuPy arrays or all NumPy"):
+        kron_matvec([np.eye(2)], FakeCupy())
+
+
+# ---- on the GPU -------------------------------------------------------------------------------
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("shapes", [[(16, 16)] * 5, [(8, 8)] * 8, [(100, 100)] * 3,
+                                    [(128, 128)] * 2 + [(3, 5)], [(17, 23), (31, 9), (5, 5)],
+                                    [(300, 400), (300, 400)], [(40, 3), (2, 33)]])
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-13), (np.float32, 2e-5)])
+def test_gpu_matches_cpu_on_a_stream(shapes, dtype, tol):
+    import cupy as cp
+
+    rng = np.random.default_rng(2)
+    fs = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    N = int(np.prod([s[1] for s in shapes]))
+    x = rng.standard_normal((N, 3)).astype(dtype)
+    ref = kron_matvec(fs, x)
+    stream = cp.cuda.Stream(non_blocking=True)
+    with stream:
+        got = kron_matvec([cp.asarray(f) for f in fs], cp.asarray(x))
+        got_t = kron_matvec([cp.asarray(f) for f in fs], cp.asarray(ref), transpose=True)
+    stream.synchronize()
+    assert isinstance(got, cp.ndarray) and got.dtype == dtype
+    np.testing.assert_allclose(got.get(), ref, rtol=tol, atol=tol * np.abs(ref).max())
+    ref_t = kron_matvec(fs, ref, transpose=True)
+    np.testing.assert_allclose(got_t.get(), ref_t, rtol=tol, atol=tol * np.abs(ref_t).max())
+
+
+@pytest.mark.gpu
+def test_gpu_solve_logdet_batched_and_empty():
+    import cupy as cp
+
+    rng = np.random.default_rng(3)
+    fs = spd_factors(rng, [6, 7, 5])
+    y = rng.standard_normal((2, 210, 3))
+    gfs = [cp.asarray(f) for f in fs]
+    np.testing.assert_allclose(kron_solve(gfs, cp.asarray(y), shift=0.1).get(),
+                               kron_solve(fs, y, shift=0.1), rtol=1e-10)
+    assert abs(kron_logdet(gfs, 0.1) - kron_logdet(fs, 0.1)) < 1e-9
+    empty = kron_matvec([cp.ones((3, 0)), cp.ones((2, 2))], cp.ones((0, 4)))
+    assert empty.shape == (6, 4) and bool(cp.all(empty == 0))
