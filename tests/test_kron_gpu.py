@@ -102,3 +102,27 @@ def test_gpu_solve_logdet_batched_and_empty():
     assert abs(kron_logdet(gfs, 0.1) - kron_logdet(fs, 0.1)) < 1e-9
     empty = kron_matvec([cp.ones((3, 0)), cp.ones((2, 2))], cp.ones((0, 4)))
     assert empty.shape == (6, 4) and bool(cp.all(empty == 0))
+
+
+@pytest.mark.gpu
+def test_gpu_gridgp_matches_cpu():
+    import cupy as cp
+
+    from kernelkit.kron import GridGP
+
+    rng = np.random.default_rng(4)
+    grid = [np.linspace(0, 1, 40), np.linspace(0, 2, 30)]
+    y = rng.standard_normal(1200)
+    gp = GridGP(grid, kernel=["rbf", "matern32"], lengthscale=[0.2, 0.5], noise=0.3)
+    v_cpu, g_cpu = gp.log_marginal_likelihood(y, gradient=True)
+    v_gpu, g_gpu = gp.log_marginal_likelihood(cp.asarray(y), gradient=True)
+    assert abs(v_gpu - v_cpu) <= 1e-9 * abs(v_cpu)
+    np.testing.assert_allclose(g_gpu, g_cpu, rtol=1e-8, atol=1e-8)
+    test = [np.linspace(0, 1, 7), np.linspace(0, 2, 5)]
+    mean, var = gp.predict(cp.asarray(y), grid=test, return_var=True)
+    ref_mean, ref_var = gp.predict(y, grid=test, return_var=True)
+    assert isinstance(mean, cp.ndarray) and isinstance(var, cp.ndarray)
+    np.testing.assert_allclose(mean.get(), ref_mean, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(var.get(), ref_var, rtol=1e-9, atol=1e-12)
+    fitted = GridGP(grid, kernel=["rbf", "matern32"]).fit(cp.asarray(y), maxiter=5)
+    assert np.all(np.isfinite(fitted.params))

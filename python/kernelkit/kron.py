@@ -367,6 +367,11 @@ class KroneckerSum(LinearOperator):
 
 # ---- exact Gaussian-process regression on a full grid --------------------------------------
 
+def _cupy():
+    import cupy
+    return cupy
+
+
 def _kernel_1d(kind, r, p):
     """One dimension's kernel at distances r for log-parameters p: (k, [d k / d p_i ...]).
     rbf and matern: p = [log lengthscale], unit variance. Spectral mixture with Q components:
@@ -421,6 +426,10 @@ class GridGP:
     sm_components : int
         Components of each spectral-mixture dimension (initialised with equal weights,
         frequencies (q + 1) / (4 range) and variances 1 / range^2).
+
+    y given as a CuPy array keeps the O(N) work (Kronecker matvecs, eigenvalue products,
+    sums) on the GPU and returns predictions as CuPy arrays; the per-dimension n_d x n_d
+    kernels and their eigendecompositions stay on the host (small, and faster there).
 
     Attributes
     ----------
@@ -482,7 +491,9 @@ class GridGP:
                 for kind, g, h, sl in zip(self.kernels, ga, self.grid, self.param_slices)]
 
     def _check_y(self, y):
-        y = np.asarray(y, dtype=np.float64)
+        """y as a float64 vector: NumPy, or CuPy when it came as CuPy (then the O(N) work of
+        the model runs on the GPU; the small per-dimension matrices stay on the host)."""
+        y = (_cupy() if _dispatch.is_cupy(y) else np).asarray(y, dtype=np.float64)
         N = int(np.prod([g.size for g in self.grid]))
         if y.shape not in ((N,), tuple(g.size for g in self.grid)):
             raise ValueError(f"y must have shape ({N},) or {tuple(g.size for g in self.grid)}, "
@@ -499,32 +510,38 @@ class GridGP:
         """log p(y | hyperparameters); with ``gradient=True`` also its gradient with respect to
         ``params`` (the log-hyperparameters)."""
         y = self._check_y(y)
+        xp = _cupy() if _dispatch.is_cupy(y) else np
+        dev = xp.asarray    # small host matrices to y's device
         params = self._params(params)
         facs = self._factors(params)
         eig = [np.linalg.eigh(k) for k, _ in facs]
         values, vectors = [e[0] for e in eig], [e[1] for e in eig]
+        vec = [dev(v) for v in vectors]
         s2f, s2n = np.exp(params[-2]), np.exp(params[-1])
-        lam = s2f * _kron_values(values, np.multiply)
+        lam = s2f * _kron_values([dev(v) for v in values], np.multiply)
         den = lam + s2n
-        alpha = kron_matvec(vectors, kron_matvec(vectors, y, transpose=True) / den)
+        alpha = kron_matvec(vec, kron_matvec(vec, y, transpose=True) / den)
         N = y.size
-        lml = -0.5 * y @ alpha - 0.5 * np.sum(np.log(den)) - 0.5 * N * np.log(2 * np.pi)
+        lml = (-0.5 * float(y @ alpha) - 0.5 * float(xp.sum(xp.log(den)))
+               - 0.5 * N * np.log(2 * np.pi))
         if not gradient:
             return float(lml)
         grad = np.empty(params.size)
-        Ks = [k for k, _ in facs]
+        Ks = [dev(k) for k, _ in facs]
         for d, (sl, (_, dks)) in enumerate(zip(self.param_slices, facs)):
             for j, dk in zip(range(sl.start, sl.stop), dks):
                 parts = list(Ks)
-                parts[d] = dk
-                quad = s2f * alpha @ kron_matvec(parts, alpha)
+                parts[d] = dev(dk)
+                quad = s2f * float(alpha @ kron_matvec(parts, alpha))
                 diag = [values[e] if e != d else np.einsum("ij,ik,kj->j", vectors[d], dk,
                                                            vectors[d])
                         for e in range(len(Ks))]
-                trace = s2f * np.sum(_kron_values(diag, np.multiply) / den)
+                trace = s2f * float(xp.sum(_kron_values([dev(g) for g in diag], np.multiply)
+                                           / den))
                 grad[j] = 0.5 * quad - 0.5 * trace
-        grad[-2] = 0.5 * alpha @ kron_matvec(Ks, alpha) * s2f - 0.5 * np.sum(lam / den)
-        grad[-1] = 0.5 * s2n * alpha @ alpha - 0.5 * s2n * np.sum(1.0 / den)
+        grad[-2] = (0.5 * float(alpha @ kron_matvec(Ks, alpha)) * s2f
+                    - 0.5 * float(xp.sum(lam / den)))
+        grad[-1] = 0.5 * s2n * float(alpha @ alpha) - 0.5 * s2n * float(xp.sum(1.0 / den))
         return float(lml), grad
 
     def fit(self, y, maxiter=200):
@@ -552,17 +569,20 @@ class GridGP:
         if len(test) != len(self.grid):
             raise ValueError(f"prediction grid has {len(test)} dimensions, the model "
                              f"{len(self.grid)}")
+        xp = _cupy() if _dispatch.is_cupy(y) else np
+        dev = xp.asarray
         eig = [np.linalg.eigh(k) for k, _ in self._factors(self.params)]
         values, vectors = [e[0] for e in eig], [e[1] for e in eig]
+        vec = [dev(v) for v in vectors]
         s2f, s2n = self.variance, self.noise
-        den = s2f * _kron_values(values, np.multiply) + s2n
-        alpha = kron_matvec(vectors, kron_matvec(vectors, y, transpose=True) / den)
+        den = s2f * _kron_values([dev(v) for v in values], np.multiply) + s2n
+        alpha = kron_matvec(vec, kron_matvec(vec, y, transpose=True) / den)
         cross = [k for k, _ in self._factors(self.params, test)]  # K_*d (m_d x n_d)
-        mean = s2f * kron_matvec(cross, alpha)
+        mean = s2f * kron_matvec([dev(c) for c in cross], alpha)
         if not return_var:
             return mean
         prior = s2f * np.prod([_kernel_1d(kind, np.zeros(1), self.params[sl])[0][0]
                                for kind, sl in zip(self.kernels, self.param_slices)])
-        kq = [(c @ q) ** 2 for c, q in zip(cross, vectors)]
+        kq = [dev((c @ q) ** 2) for c, q in zip(cross, vectors)]
         var = prior - s2f ** 2 * kron_matvec(kq, 1.0 / den)
-        return mean, np.maximum(var, 0.0)
+        return mean, xp.maximum(var, 0.0)
