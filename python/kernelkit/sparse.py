@@ -288,9 +288,10 @@ def _spgemm_cuda(A, B, semiring, mask, complement_mask, sort_indices, index_dtyp
     a, b, mk = _device_inputs(A, B, mask, _as_cupy_csr)
     m, n = a.shape[0], b.shape[1]
     index = _index_for([a, b], m, a.shape[1], n, index_dtype)
-    # Budget for the global-memory tables of rows too large for shared memory (batched).
-    input_bytes = sum(M.data.nbytes + M.indices.nbytes + M.indptr.nbytes for M in (a, b))
-    workspace = max(16 << 20, input_bytes // 2)
+    # Budget for the global-memory tables of rows too large for shared memory (batched; at
+    # least one table whatever the budget): half the inputs, so the peak stays within
+    # 1.5 x (A + B + C) plus the per-row arrays.
+    workspace = sum(M.data.nbytes + M.indices.nbytes + M.indptr.nbytes for M in (a, b)) // 2
 
     def run(g):
         d = dict(semiring=g["semiring"], value_code=g["value_code"],
