@@ -14,7 +14,7 @@ from kernelkit.kernels import kernel_sum
 
 CASES = [(3, np.float32, 1), (3, np.float32, 16), (3, np.float64, 1), (64, np.float32, 1),
          (64, np.float64, 1)]
-N, M = 1_000_000, 100_000
+N, M = 300_000, 50_000
 
 
 def timed(f, repeats=3):

@@ -11,9 +11,7 @@ from scipy.sparse.linalg import cg
 from kernelkit.kron import (KroneckerOperator, KroneckerSum, kron_eigh, kron_logdet, kron_matvec,
                             kron_solve)
 
-
-def dense(factors):
-    return functools.reduce(np.kron, factors)
+from kron_cases import dense, spd_factors
 
 
 @given(shapes=st.lists(st.tuples(st.integers(1, 7), st.integers(1, 7)), min_size=1, max_size=6),
@@ -77,14 +75,6 @@ def test_linear_operator():
     sol, info = cg(KroneckerOperator(spd), b, rtol=1e-12, maxiter=2000)
     assert info == 0
     np.testing.assert_allclose(dense(spd) @ sol, b, atol=1e-8)
-
-
-def spd_factors(rng, sizes):
-    out = []
-    for n in sizes:
-        a = rng.standard_normal((n, n))
-        out.append(a @ a.T / n + 0.1 * np.eye(n))
-    return out
 
 
 @pytest.mark.parametrize("sizes", [[5], [4, 6], [3, 4, 5]])

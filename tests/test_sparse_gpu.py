@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from kernelkit import sparse as ks
 from kernelkit.sparse import SEMIRINGS, spgemm
 
-from test_sparse import CASES, VALUE_DTYPES, assert_same, random_csr, reference
+from sparse_cases import CASES, VALUE_DTYPES, assert_same, random_csr, reference
 
 # Device shapes the emulator stands in for: an H100-like block (tables up to 48 KiB in shared
 # memory), one where most rows spill to global tables, and one where every row does, one
@@ -172,3 +172,18 @@ def test_gpu_empty_shapes():
     for a, b in (CASES["zero_by_n"](), CASES["no_products"]()):
         c = spgemm(to_gpu(a), to_gpu(b))
         assert c.shape == (a.shape[0], b.shape[1]) and c.nnz == 0
+
+
+@pytest.mark.gpu
+def test_gpu_malformed_csr_raises():
+    import cupy as cp
+    import cupyx.scipy.sparse as csp
+
+    a = to_gpu(sp.csr_array(np.ones((3, 4))))
+    bad = csp.csr_matrix((cp.ones(3), cp.array([0, 1, 9], cp.int32), cp.array([0, 1, 2, 3],
+                                                                            cp.int32)),
+                         shape=(3, 4))
+    with pytest.raises(ValueError, match="malformed CSR"):
+        spgemm(bad, a.T.tocsr())
+    with pytest.raises(ValueError, match="shape mismatch"):
+        spgemm(a, a)

@@ -40,7 +40,8 @@ void spgemm_emulate(Semiring sr, int value_code, const Problem<I>& p, bool sort,
   }
   int64_t bin_start[kMaxBins];
   unsigned long long bin_fill[kMaxBins] = {};
-  for (int b = 0, s = 0; b < kMaxBins; s += bin_count[b], ++b) bin_start[b] = s;
+  int64_t start = 0;
+  for (int b = 0; b < kMaxBins; start += bin_count[b], ++b) bin_start[b] = start;
   std::vector<I> order(p.m);
   for (int64_t i = 0; i < p.m; ++i) scatter_row(bits.data(), i, bin_start, bin_fill, order.data());
 

@@ -129,7 +129,8 @@ struct Binning {
     check(cudaMemcpyAsync(host, count, sizeof host, cudaMemcpyDeviceToHost, s), "copy");
     check(cudaStreamSynchronize(s), "row analysis");
     int64_t starts[kMaxBins];
-    for (int b = 0, acc = 0; b < kMaxBins; acc += host[b], ++b) {
+    int64_t acc = 0;
+    for (int b = 0; b < kMaxBins; acc += static_cast<int64_t>(host[b]), ++b) {
       bin_count[b] = static_cast<int64_t>(host[b]);
       starts[b] = acc;
     }

@@ -79,12 +79,13 @@ def _finite_mean(x, xp=np):
     n = x.shape[-2]
     if n == 0:
         return xp.zeros(x.shape[:-2] + x.shape[-1:])
-    # a BLAS matrix-vector product: NumPy's mean over axis -2 is slow for small d; any point
-    # near the data serves as the centre, so float32 accuracy is enough
-    plain = xp.matmul(xp.full((1, n), 1.0 / n, dtype=x.dtype), x)[..., 0, :].astype(np.float64)
+    # a BLAS matrix-vector product (NumPy's mean over axis -2 is slow for small d), in float64
+    # so that the centre, and with it every rounded centred coordinate, is the same whichever
+    # BLAS (CPU or cuBLAS) and summation order computed it
+    x = x.astype(np.float64, copy=False)
+    plain = xp.matmul(xp.full((1, n), 1.0 / n), x)[..., 0, :]
     if bool(xp.all(xp.isfinite(plain))):
         return plain
-    x = x.astype(np.float64, copy=False)
     finite = xp.isfinite(x)
     total = xp.where(finite, x, 0.0).sum(axis=-2)
     count = finite.sum(axis=-2)

@@ -271,6 +271,22 @@ def _as_cupy_csr(M, name):
         raise TypeError(f"{name} must be a cupyx.scipy.sparse matrix, got {type(M).__name__}")
     if M.format != "csr":
         M = M.tocsr()
+    # Malformed CSR would make the kernels read out of bounds (a sticky CUDA error that ends
+    # the process's GPU context): check it on the device first, as the CPU path does.
+    ip, ind = M.indptr, M.indices
+    bad = None
+    if ip.size != M.shape[0] + 1:
+        bad = f"indptr has {ip.size} entries, expected rows + 1 = {M.shape[0] + 1}"
+    elif ind.size != M.data.size:
+        bad = f"{ind.size} column indices but {M.data.size} values"
+    elif int(ip[0]) != 0 or int(ip[-1]) != ind.size:
+        bad = f"indptr runs from {int(ip[0])} to {int(ip[-1])}, expected 0 to nnz = {ind.size}"
+    elif M.shape[0] and bool((ip[1:] < ip[:-1]).any()):
+        bad = "indptr decreases"
+    elif ind.size and (int(ind.min()) < 0 or int(ind.max()) >= M.shape[1]):
+        bad = f"column indices outside [0, {M.shape[1]})"
+    if bad:
+        raise ValueError(f"{name}: malformed CSR: {bad}")
     if not M.has_canonical_format:
         M = M.copy()
         M.sum_duplicates()

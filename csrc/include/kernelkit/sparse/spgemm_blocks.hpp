@@ -94,7 +94,7 @@ template <class Op>
 KK_FN void atomic_update(float* p, float v, Op op) {
 #ifdef __CUDA_ARCH__
   int* ip = reinterpret_cast<int*>(p);
-  int old = *reinterpret_cast<volatile int*>(ip), assumed;
+  int old = atomicOr(ip, 0), assumed;  // an atomic read: other threads update this slot
   do {
     assumed = old;
     int next = __float_as_int(op(__int_as_float(assumed), v));
@@ -109,7 +109,7 @@ template <class Op>
 KK_FN void atomic_update(double* p, double v, Op op) {
 #ifdef __CUDA_ARCH__
   auto* ip = reinterpret_cast<unsigned long long*>(p);
-  unsigned long long old = *reinterpret_cast<volatile unsigned long long*>(ip), assumed;
+  unsigned long long old = atomicOr(ip, 0ull), assumed;
   do {
     assumed = old;
     auto next = static_cast<unsigned long long>(
@@ -311,18 +311,15 @@ KK_FN void table_clear(Table<I, S> t, S identity, int tid, int nth) {  // vals m
   }
 }
 
-// Insert key col; returns its slot.
+// Insert key col; returns its slot. Every probe is an atomicCAS (no plain read of a slot
+// another thread may be claiming): it claims an empty slot or returns the key already there.
 template <class I, class S>
 KK_FN int64_t table_insert_key(Table<I, S> t, I col) {
   uint64_t mask = (uint64_t(1) << t.bits) - 1;
   uint64_t h = hash_slot(col, t.bits);
   for (;;) {
-    I k = *reinterpret_cast<volatile I*>(&t.keys[h]);
-    if (k == I(-1)) {
-      k = atomic_cas(&t.keys[h], I(-1), col);
-      if (k == I(-1)) return static_cast<int64_t>(h);
-    }
-    if (k == col) return static_cast<int64_t>(h);
+    I k = atomic_cas(&t.keys[h], I(-1), col);
+    if (k == I(-1) || k == col) return static_cast<int64_t>(h);
     h = (h + 1) & mask;
   }
 }
@@ -337,9 +334,10 @@ KK_FN void insert_products(const Problem<I>& p, int64_t row, Table<I, S> t, int 
   const V* ad = static_cast<const V*>(p.a_data);
   const V* bd = static_cast<const V*>(p.b_data);
   SR sr;
-  for (I pa = p.a_indptr[row] + g; pa < p.a_indptr[row + 1]; pa += groups) {
+  // int64 positions: with int32 indices, pa + groups could pass INT32_MAX near the end
+  for (int64_t pa = int64_t(p.a_indptr[row]) + g; pa < p.a_indptr[row + 1]; pa += groups) {
     I k = p.a_indices[pa];
-    for (I pb = p.b_indptr[k] + lane; pb < p.b_indptr[k + 1]; pb += group) {
+    for (int64_t pb = int64_t(p.b_indptr[k]) + lane; pb < p.b_indptr[k + 1]; pb += group) {
       I col = p.b_indices[pb];
       if (p.mask_indptr && in_mask_row(p, row, col) == p.complement) continue;
       int64_t s = table_insert_key(t, col);
