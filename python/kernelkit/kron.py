@@ -107,7 +107,10 @@ def _device_matvec(fs, t, xp, chain, shared_bytes):
         if not small or _chain_elements(rows[j - 1:j], cols[j - 1:j]) * rt > per_value:
             L = B * int(np.prod(cols[:j - 1], dtype=np.int64))
             x3 = t.reshape(L, cols[j - 1], R)
-            t = xp.matmul(fs[j - 1], x3)           # (L, rows, R), batched over L
+            if R == 1:   # the last mode with one column: a single GEMM, not L matvecs
+                t = (x3[:, :, 0] @ fs[j - 1].T)[:, :, None]
+            else:        # (L, rows, R): one strided batched GEMM over L
+                t = xp.matmul(fs[j - 1], x3)
             j -= 1
             continue
         s = j - 1   # grow the chain leftwards while it fits
