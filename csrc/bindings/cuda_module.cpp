@@ -3,11 +3,35 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <set>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "cuda/launch.hpp"
 
 namespace py = pybind11;
+
+namespace {
+// Launch arguments from a dict: a missing required key or an unknown key raises ValueError,
+// so a misspelt argument fails loudly instead of leaving a field at its default.
+struct DictArgs {
+  const py::dict& d;
+  std::set<std::string> known;
+  template <class T>
+  void get(const char* key, T& field, bool required = true) {
+    known.insert(key);
+    if (d.contains(key)) field = d[key].cast<T>();
+    else if (required) throw std::invalid_argument(std::string("missing launch argument ") + key);
+  }
+  void check_unknown() const {
+    for (auto item : d) {
+      auto key = item.first.cast<std::string>();
+      if (!known.count(key)) throw std::invalid_argument("unknown launch argument " + key);
+    }
+  }
+};
+}  // namespace
 
 PYBIND11_MODULE(_cuda, m) {
   m.doc() = "kernelkit CUDA launchers (internal; use kernelkit.special with CuPy arrays)";
@@ -22,16 +46,17 @@ PYBIND11_MODULE(_cuda, m) {
       py::arg("stream"));
   auto spgemm_args = [](const py::dict& d) {
     kernelkit::cuda::SpgemmArgs a;
-    auto get = [&](const char* key, auto& field) {
-      if (d.contains(key)) field = d[key].cast<std::decay_t<decltype(field)>>();
-    };
-    get("semiring", a.semiring), get("value_code", a.value_code), get("index64", a.index64);
-    get("complement", a.complement), get("sort", a.sort), get("m", a.m), get("n", a.n);
-    get("a_indptr", a.a_indptr), get("a_indices", a.a_indices), get("a_data", a.a_data);
-    get("b_indptr", a.b_indptr), get("b_indices", a.b_indices), get("b_data", a.b_data);
-    get("mask_indptr", a.mask_indptr), get("mask_indices", a.mask_indices);
-    get("c_indptr", a.c_indptr), get("c_indices", a.c_indices), get("c_data", a.c_data);
-    get("workspace_bytes", a.workspace_bytes), get("stream", a.stream);
+    DictArgs r{d};
+    r.get("semiring", a.semiring), r.get("value_code", a.value_code);
+    r.get("index64", a.index64), r.get("complement", a.complement), r.get("sort", a.sort);
+    r.get("m", a.m), r.get("n", a.n);
+    r.get("a_indptr", a.a_indptr), r.get("a_indices", a.a_indices), r.get("a_data", a.a_data);
+    r.get("b_indptr", a.b_indptr), r.get("b_indices", a.b_indices), r.get("b_data", a.b_data);
+    r.get("mask_indptr", a.mask_indptr, false), r.get("mask_indices", a.mask_indices, false);
+    r.get("c_indptr", a.c_indptr);
+    r.get("c_indices", a.c_indices, false), r.get("c_data", a.c_data, false);
+    r.get("workspace_bytes", a.workspace_bytes), r.get("stream", a.stream);
+    r.check_unknown();
     return a;
   };
   m.def("spgemm_symbolic", [spgemm_args](const py::dict& d) {
@@ -46,28 +71,27 @@ PYBIND11_MODULE(_cuda, m) {
   });
   m.def("kernel_sum", [](const py::dict& d) {
     kernelkit::cuda::KernelSumDevArgs a;
-    auto get = [&](const char* key, auto& field) {
-      if (d.contains(key)) field = d[key].cast<std::decay_t<decltype(field)>>();
-    };
-    get("dtype", a.dtype), get("kind", a.kind), get("l1", a.l1), get("lse", a.lse);
-    get("exclude_self", a.exclude_self), get("alpha", a.alpha), get("nu", a.nu);
-    get("log_c", a.log_c), get("batch", a.batch), get("n", a.n), get("m", a.m), get("d", a.d);
-    get("c", a.c), get("x", a.x), get("x_index", a.x_index), get("y", a.y);
-    get("y_index", a.y_index), get("w", a.w), get("w_index", a.w_index);
-    get("center", a.center), get("scale", a.scale), get("out", a.out), get("stream", a.stream);
+    DictArgs r{d};
+    r.get("dtype", a.dtype), r.get("kind", a.kind), r.get("l1", a.l1), r.get("lse", a.lse);
+    r.get("exclude_self", a.exclude_self), r.get("alpha", a.alpha), r.get("nu", a.nu);
+    r.get("log_c", a.log_c), r.get("batch", a.batch), r.get("n", a.n), r.get("m", a.m);
+    r.get("d", a.d), r.get("c", a.c), r.get("x", a.x), r.get("x_index", a.x_index);
+    r.get("y", a.y), r.get("y_index", a.y_index), r.get("w", a.w), r.get("w_index", a.w_index);
+    r.get("center", a.center), r.get("scale", a.scale), r.get("out", a.out);
+    r.get("stream", a.stream);
+    r.check_unknown();
     py::gil_scoped_release release;
     kernelkit::cuda::kernel_sum_launch(a);
   });
   m.def("kron_chain", [](const py::dict& d) {
     kernelkit::cuda::KronChainArgs a;
-    a.dtype = d["dtype"].cast<int>();
-    a.threads = d["threads"].cast<int>();
-    a.L = d["L"].cast<std::int64_t>(), a.R = d["R"].cast<std::int64_t>();
-    a.rt = d["rt"].cast<std::int64_t>();
-    a.in = d["in"].cast<std::uintptr_t>(), a.out = d["out"].cast<std::uintptr_t>();
-    a.stream = d["stream"].cast<std::uintptr_t>();
-    auto rows = d["rows"].cast<std::vector<int>>(), cols = d["cols"].cast<std::vector<int>>();
-    auto ptrs = d["factors"].cast<std::vector<std::uintptr_t>>();
+    DictArgs r{d};
+    std::vector<int> rows, cols;
+    std::vector<std::uintptr_t> ptrs;
+    r.get("dtype", a.dtype), r.get("threads", a.threads), r.get("L", a.L), r.get("R", a.R);
+    r.get("rt", a.rt), r.get("in", a.in), r.get("out", a.out), r.get("stream", a.stream);
+    r.get("rows", rows), r.get("cols", cols), r.get("factors", ptrs);
+    r.check_unknown();
     if (rows.size() != cols.size() || rows.size() != ptrs.size() || rows.empty() ||
         rows.size() > 16)
       throw std::invalid_argument("kron_chain: 1 to 16 factors with rows, cols and pointers");
