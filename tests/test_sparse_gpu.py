@@ -100,6 +100,12 @@ def test_emulated_heavy_rows_unsorted_int64_and_cancellation():
 
 def test_emulated_bad_input():
     a = sp.csr_array(np.ones((3, 4)))
+    bad = sp.csr_array((np.ones(3), np.array([0, 1, 9]), np.array([0, 1, 2, 3])), shape=(3, 4))
+    with pytest.raises(ValueError, match="malformed CSR: column indices outside"):
+        ks._emulated(bad, a.T)
+    bad = sp.csr_array((np.ones(3), np.array([0, 1, 2]), np.array([0, 2, 1, 3])), shape=(3, 4))
+    with pytest.raises(ValueError, match="malformed CSR: indptr decreases"):
+        ks._emulated(bad, a.T)
     with pytest.raises(ValueError, match="shape mismatch"):
         ks._emulated(a, a)
     with pytest.raises(ValueError, match="mask shape"):

@@ -252,6 +252,9 @@ def _emulated(A, B, *, semiring="plus_times", mask=None, complement_mask=False,
     workspace_bytes stand in for the device's shared memory and the global-table budget
     (small values force the global-memory tables and their batching)."""
     a, b, mk = _device_inputs(A, B, mask, _as_csr)
+    for M, name in ((a, "A"), (b, "B"), (mk, "mask")):
+        if M is not None:
+            _check_csr_arrays(M, name)
     index = _index_for([a, b], a.shape[0], a.shape[1], b.shape[1], index_dtype)
 
     def run(g):
@@ -266,13 +269,10 @@ def _emulated(A, B, *, semiring="plus_times", mask=None, complement_mask=False,
     return sp.csr_array((data, indices, indptr), shape=(a.shape[0], b.shape[1]))
 
 
-def _as_cupy_csr(M, name):
-    if not _is_cupy_sparse(M):
-        raise TypeError(f"{name} must be a cupyx.scipy.sparse matrix, got {type(M).__name__}")
-    if M.format != "csr":
-        M = M.tocsr()
-    # Malformed CSR would make the kernels read out of bounds (a sticky CUDA error that ends
-    # the process's GPU context): check it on the device first, as the CPU path does.
+def _check_csr_arrays(M, name):
+    """ValueError for malformed CSR (NumPy or CuPy arrays, checked where they live): the GPU
+    kernels (and their emulator) would read out of bounds, on the GPU a sticky error that
+    ends the process's CUDA context."""
     ip, ind = M.indptr, M.indices
     bad = None
     if ip.size != M.shape[0] + 1:
@@ -287,6 +287,14 @@ def _as_cupy_csr(M, name):
         bad = f"column indices outside [0, {M.shape[1]})"
     if bad:
         raise ValueError(f"{name}: malformed CSR: {bad}")
+
+
+def _as_cupy_csr(M, name):
+    if not _is_cupy_sparse(M):
+        raise TypeError(f"{name} must be a cupyx.scipy.sparse matrix, got {type(M).__name__}")
+    if M.format != "csr":
+        M = M.tocsr()
+    _check_csr_arrays(M, name)
     if not M.has_canonical_format:
         M = M.copy()
         M.sum_duplicates()
