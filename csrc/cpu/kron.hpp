@@ -1,7 +1,8 @@
 // CPU entry point of kernelkit.kron: one Kronecker factor applied along one mode, no Python.
 #pragma once
-#include "kernelkit/kron/kron_blocks.hpp"
 #include <cstdint>
+
+#include "kernelkit/kron/kron_blocks.hpp"
 
 namespace kernelkit::cpu {
 
