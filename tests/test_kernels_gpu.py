@@ -7,7 +7,7 @@ import pytest
 
 from kernelkit import _core
 from kernelkit import kernels as kk
-from kernelkit.kernels import KERNELS, kernel_sum
+from kernelkit.kernels import KERNELS, KernelDensity, kernel_sum
 
 from kernel_cases import dense_distance, dense_kernel
 
@@ -127,6 +127,26 @@ def test_emulated_exclude_self_matches_cpu_engine():
     close(got, ref, np.float64, lse=True)
 
 
+@pytest.mark.parametrize("kernel, params", [("gaussian", {}), ("epanechnikov", {}),
+                                            ("matern", {"nu": 1.5})])
+def test_emulated_kernel_density_matches_cpu(kernel, params):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((400, 2))
+    w = rng.random(400)
+    y = np.concatenate([rng.standard_normal((40, 2)), rng.standard_normal((10, 2)) + 30])
+    for bw in (0.5, "scott", "cv"):
+        cpu = KernelDensity(kernel, bandwidth=bw, **params).fit(x, sample_weight=w)
+        emu = KernelDensity(kernel, bandwidth=bw, **params)
+        emu._emulate_shared = H100_SHARED
+        emu.fit(x, sample_weight=w)
+        np.testing.assert_allclose(emu.bandwidth_, cpu.bandwidth_, rtol=1e-12)
+        np.testing.assert_allclose(emu.score_samples(y), cpu.score_samples(y), rtol=1e-12,
+                                   atol=1e-12)
+        if bw == "cv":
+            np.testing.assert_allclose(emu.cv_scores_, cpu.cv_scores_, rtol=1e-10)
+    assert emu.sample(5, random_state=0).shape == (5, 2)
+
+
 def test_mixed_numpy_and_cupy_inputs_raise():
     class FakeCupy:   # stands in for a CuPy array
         __module__ = "cupy._core.core"
@@ -172,3 +192,22 @@ def test_gpu_batches_large_d_and_empty(dtype):
     close(kernel_sum(cp.asarray(x), cp.asarray(y), cp.asarray(w), bandwidth=bw).get(), ref, dtype)
     empty = kernel_sum(cp.asarray(x[0, 0, :0]), cp.asarray(y[0, 0]), cp.asarray(w[0, 0, :0]))
     assert empty.shape == (450, 11) and bool(cp.all(empty == 0))
+
+
+@pytest.mark.gpu
+def test_gpu_kernel_density_matches_cpu():
+    import cupy as cp
+
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3000, 3))
+    y = np.concatenate([rng.standard_normal((400, 3)), rng.standard_normal((20, 3)) + 30])
+    for bw in (0.4, "silverman", "cv"):
+        cpu = KernelDensity("gaussian", bandwidth=bw).fit(x)
+        gpu = KernelDensity("gaussian", bandwidth=bw).fit(cp.asarray(x))
+        np.testing.assert_allclose(gpu.bandwidth_, cpu.bandwidth_, rtol=1e-12)
+        got = gpu.score_samples(cp.asarray(y))
+        assert isinstance(got, cp.ndarray)
+        np.testing.assert_allclose(got.get(), cpu.score_samples(y), rtol=1e-12, atol=1e-12)
+    assert isinstance(gpu.sample(4, random_state=0), cp.ndarray)
+    with pytest.raises(TypeError, match="array type fit had"):
+        gpu.score_samples(y)

@@ -336,6 +336,12 @@ def _sum_prepared(x, y, w, code, params, l1, lse, bw, data_sorted=False):
 
 # ---- kernel density estimation ------------------------------------------------------------
 
+def _host(a):
+    """A NumPy copy of a CuPy array; NumPy input unchanged."""
+    return a.get() if _dispatch.is_cupy(a) else np.asarray(a)
+
+
+
 def _log_unit_ball_surface(d):
     """log of the (d-1)-sphere's area, 2 pi^(d/2) / Gamma(d/2)."""
     return math.log(2.0) + 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d)
@@ -416,24 +422,36 @@ class KernelDensity:
         if self._name in ("euclidean", "manhattan", "inverse_multiquadric"):
             raise ValueError(f"kernel {self._name!r} does not define a density")
 
+    _emulate_shared = None   # tests: run the GPU block program on the CPU's emulator
+
     def fit(self, x, sample_weight=None):
-        """Store the data (n, d) (1-D: n points in one dimension) and choose the bandwidth."""
-        x = np.asarray(x)
+        """Store the data (n, d) (1-D: n points in one dimension) and choose the bandwidth.
+        CuPy data keeps everything on the GPU (the kernel sums run as CUDA kernels; the
+        score_samples queries must then be CuPy arrays too)."""
         if _dispatch.is_cupy(x):
-            raise TypeError("KernelDensity runs on NumPy arrays only for now")
+            import cupy as xp
+            engine = _cuda_engine
+        else:
+            xp, engine = np, None
+            if self._emulate_shared:
+                engine = functools.partial(_core.kernel_sum,
+                                           emulate_shared=int(self._emulate_shared))
+        self._xp, self._engine = xp, engine
+        x = xp.asarray(x)
         x = x[:, None] if x.ndim == 1 else x
         if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
             raise ValueError(f"x must be a non-empty (n, d) array, got shape {x.shape}")
         dt = _float_dtype(x)
         x = x.astype(dt, copy=False)
         n, d = x.shape
-        if not np.all(np.isfinite(x)):
+        if not bool(xp.all(xp.isfinite(x))):
             raise ValueError("x contains NaN or inf")
         if sample_weight is None:
-            w = np.full(n, 1.0 / n)
+            w = xp.full(n, 1.0 / n)
         else:
-            w = np.asarray(sample_weight, dtype=np.float64)
-            if w.shape != (n,) or not np.all(np.isfinite(w) & (w >= 0)) or w.sum() <= 0:
+            w = xp.asarray(sample_weight, dtype=np.float64)
+            if (w.shape != (n,) or not bool(xp.all(xp.isfinite(w) & (w >= 0)))
+                    or float(w.sum()) <= 0):
                 raise ValueError(f"sample_weight must be {n} finite values >= 0, not all 0")
             w = w / w.sum()
         self.log_norm_ = _log_kernel_integral(self._name, d, self._params[0], self._params[1])
@@ -444,9 +462,9 @@ class KernelDensity:
             if bw not in ("scott", "silverman", "cv"):
                 raise ValueError(f"bandwidth must be a number, an array, 'scott', 'silverman' "
                                  f"or 'cv'; got {bw!r}")
-            n_eff = 1.0 / np.sum(w ** 2)
+            n_eff = 1.0 / float(xp.sum(w ** 2))
             mean = w @ x.astype(np.float64)
-            std = np.sqrt(w @ (x.astype(np.float64) - mean) ** 2 / (1.0 - np.sum(w ** 2)))
+            std = _host(xp.sqrt(w @ (x.astype(np.float64) - mean) ** 2 / (1.0 - 1.0 / n_eff)))
             if not np.all(std > 0):
                 raise ValueError("a data-scaled bandwidth needs spread in every dimension")
             if bw == "silverman":
@@ -459,7 +477,7 @@ class KernelDensity:
         else:
             h = np.broadcast_to(_check_bandwidth(bw, d), (d,)).astype(np.float64)
         self.bandwidth_ = np.array(h, dtype=np.float64)
-        self._sorted = _spatial_order(self._code, x, x)
+        self._sorted = engine is None and _spatial_order(self._code, x, x)
         if self._sorted:  # once here rather than at every score_samples
             order = _zorder(x, self.bandwidth_)
             self.x_, self.weights_ = x[order], w[order]
@@ -470,17 +488,23 @@ class KernelDensity:
                 else np.asarray(self.cv_grid, dtype=np.float64).reshape(-1))
         if grid.size == 0 or not np.all(np.isfinite(grid) & (grid > 0)):
             raise ValueError("cv_grid must hold finite multipliers > 0")
-        x, w = self.x_, self.weights_
+        x, w, xp = self.x_, self.weights_, self._xp
         if x.shape[0] < 2:
             raise ValueError("bandwidth='cv' needs at least 2 points")
-        logw = np.log(w).astype(x.dtype)[:, None]
-        lse = _run(x, x, logw, self._code, self._params, False, 1, h,
-                   scales2=1.0 / grid ** 2, exclude_self=True)[:, :, 0].astype(np.float64)
+        if self._engine is None:
+            logw = np.log(w).astype(x.dtype)[:, None]
+            lse = _run(x, x, logw, self._code, self._params, False, 1, h,
+                       scales2=1.0 / grid ** 2, exclude_self=True)[:, :, 0].astype(np.float64)
+        else:   # the GPU kernel takes one bandwidth: one launch per multiplier, in float64
+            x64, logw = x.astype(np.float64), xp.log(w)[:, None]
+            lse = xp.stack([_run(x64, x64, logw, self._code, self._params, False, 1, h * g,
+                                 exclude_self=True, xp=xp, engine=self._engine)[:, 0, 0]
+                            for g in grid], axis=1)
         d = x.shape[1]
         with np.errstate(divide="ignore"):
-            loo = (lse - np.log1p(-w)[:, None] - self.log_norm_ - np.sum(np.log(h))
-                   - d * np.log(grid)[None, :])
-        self.cv_scores_ = w @ np.where(np.isnan(loo), -np.inf, loo)
+            loo = (lse - xp.log1p(-w)[:, None] - self.log_norm_ - np.sum(np.log(h))
+                   - d * xp.asarray(np.log(grid))[None, :])
+        self.cv_scores_ = _host(w @ xp.where(xp.isnan(loo), -np.inf, loo))
         self.cv_grid_ = grid
         return grid[int(np.argmax(self.cv_scores_))]
 
@@ -492,7 +516,10 @@ class KernelDensity:
         """Log density at each row of y (m, d) (1-D: m points in one dimension); finite far out
         in the tails, where the density itself underflows (log-sum-exp there)."""
         self._check_fitted()
-        y = np.asarray(y)
+        xp, engine = self._xp, self._engine
+        if _dispatch.is_cupy(y) != (xp is not np):
+            raise TypeError("score_samples takes the array type fit had (NumPy or CuPy)")
+        y = xp.asarray(y)
         d = self.n_features_in_
         y = y[:, None] if (y.ndim == 1 and d == 1) else y
         if y.ndim != 2 or y.shape[1] != d:
@@ -506,16 +533,23 @@ class KernelDensity:
         # flushes to 0 below the normal range cost at most `tiny` in total): log of the sum
         # there, logsumexp (in float64) for the rest.
         w = self.weights_.astype(dt)[:, None]
-        total = _sum_prepared(x, y, w, self._code, self._params, False, False, h, sorted_)[:, 0]
+
+        def sums(x, y, w, lse):
+            if engine is None:
+                return _sum_prepared(x, y, w, self._code, self._params, False, lse, h, sorted_)
+            return _run(x, y, w, self._code, self._params, False, int(lse), h, xp=xp,
+                        engine=engine)[:, 0]
+
+        total = sums(x, y, w, False)[:, 0]
         fi = np.finfo(dt)
         redo = ~(total >= 4 * fi.tiny / fi.eps)
         with np.errstate(divide="ignore"):
-            out = np.log(np.where(redo, 1, total))
-            if np.any(redo):
-                logw = np.log(self.weights_)[:, None]
-                out[redo] = _sum_prepared(x.astype(np.float64), y[redo].astype(np.float64), logw,
-                                          self._code, self._params, False, True, h, sorted_)[:, 0]
-        return out - (self.log_norm_ + np.sum(np.log(self.bandwidth_))).astype(out.dtype)
+            out = xp.log(xp.where(redo, 1, total))
+            if bool(xp.any(redo)):
+                logw = xp.log(self.weights_)[:, None]
+                out[redo] = sums(x.astype(np.float64), y[redo].astype(np.float64), logw,
+                                 True)[:, 0]
+        return out - out.dtype.type(self.log_norm_ + np.sum(np.log(self.bandwidth_)))
 
     def score(self, y):
         """Total log-likelihood of the rows of y."""
@@ -525,9 +559,9 @@ class KernelDensity:
         """Draw n_samples points (n_samples, d) from the estimated density."""
         self._check_fitted()
         rng = np.random.default_rng(random_state)
-        x, (alpha, nu, _) = self.x_, self._params
+        x, w, (alpha, nu, _) = _host(self.x_), _host(self.weights_), self._params
         n, d = x.shape
-        centres = x[rng.choice(n, size=n_samples, p=self.weights_)].astype(np.float64)
+        centres = x[rng.choice(n, size=n_samples, p=w)].astype(np.float64)
         k = self._name
         if k == "gaussian":
             u = rng.standard_normal((n_samples, d))
@@ -560,4 +594,5 @@ class KernelDensity:
                     r[todo[ok]] = prop[ok]
                     todo = todo[~ok]
             u = direction * r[:, None]
-        return (centres + u * self.bandwidth_).astype(x.dtype)
+        # drawn on the host (a few random numbers per sample), returned where the data live
+        return self._xp.asarray((centres + u * self.bandwidth_).astype(x.dtype))
