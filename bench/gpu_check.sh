@@ -25,23 +25,23 @@ step() {  # step NAME TIMEOUT_S COMMAND...: run, log to OUTDIR/NAME.txt, record 
   return $rc
 }
 
-if ! step build 200 env KERNELKIT_ENABLE_CUDA=ON pip install --no-build-isolation --no-deps -v .; then
+if ! step build 180 env KERNELKIT_ENABLE_CUDA=ON pip install --no-build-isolation --no-deps -v .; then
   tail -40 "$out/build.txt"
   cat "$summary"
   exit 1
 fi
 step selfcheck 20 python -m kernelkit
-step pytest_gpu 90 python -m pytest -m gpu tests -q -p no:cacheprovider
-step memcheck 80 compute-sanitizer --tool memcheck --error-exitcode 3 \
+step pytest_gpu 150 python -m pytest -m gpu tests -q -p no:cacheprovider
+step memcheck 60 compute-sanitizer --tool memcheck --error-exitcode 3 \
   python -m pytest -m gpu tests -q -p no:cacheprovider \
   -k "gpu_broadcast or (gpu_matches_cpu and float64) or gpu_semirings_masks or gpu_empty or gpu_batches or gpu_solve"
 step racecheck 30 compute-sanitizer --tool racecheck --error-exitcode 3 \
   python -m pytest -m gpu tests/test_sparse_gpu.py -q -p no:cacheprovider \
   -k "gpu_semirings_masks and (plus_times or min_plus) and (None or plain)"
 step gpu_bench 40 python bench/gpu_bench.py
-step gpu_bench_vmf 30 python bench/gpu_bench_vmf.py
+step gpu_bench_vmf 20 python bench/gpu_bench_vmf.py
 step gpu_bench_sparse 50 python bench/gpu_bench_sparse.py
-step gpu_bench_kernels 40 python bench/gpu_bench_kernels.py
+step gpu_bench_kernels 30 python bench/gpu_bench_kernels.py
 step gpu_bench_kron 20 python bench/gpu_bench_kron.py
 {
   echo
