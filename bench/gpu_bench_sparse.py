@@ -67,7 +67,7 @@ def main(cases):
             ratios.append(t_cs / t_kk)
             print(f"| {case} {label} | {prods:.3g} | {ours.nnz:.3g} | {t_kk:.1f} | {t_cs:.1f} "
                   f"| {t_cs / t_kk:.2f}x | {m_kk:.0f} / {m_cs:.0f} | {diff:.1e} |", flush=True)
-            del ours, theirs, gb
+            del ours, theirs
     print(f"\ngeometric mean: {float(np.exp(np.mean(np.log(ratios)))):.2f}x cuSPARSE")
 
 

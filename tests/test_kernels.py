@@ -1,7 +1,5 @@
 """kernelkit.kernels: kernel sums against float64 dense references, KDE against SciPy and
 scikit-learn, batching, threads and bad input."""
-import math
-
 import numpy as np
 import pytest
 import scipy.special as sc
