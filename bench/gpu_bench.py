@@ -7,6 +7,7 @@ import cupy as cp
 import numpy as np
 
 import kernelkit.special as ks
+from timing import gpu_median_ms
 
 N = 100_000_000
 
@@ -23,16 +24,7 @@ def main():
         v, x = v64.astype(dtype), x64.astype(dtype)
         out = cp.empty_like(v)
         for f in (ks.log_iv, ks.log_kv, ks.ive, ks.kve):
-            f(v, x, out=out)
-            times = []
-            for _ in range(5):
-                start, stop = cp.cuda.Event(), cp.cuda.Event()
-                start.record()
-                f(v, x, out=out)
-                stop.record()
-                stop.synchronize()
-                times.append(cp.cuda.get_elapsed_time(start, stop))
-            ms = float(np.median(times))
+            ms = gpu_median_ms(lambda: f(v, x, out=out))
             print(f"| {f.__name__} | {np.dtype(dtype).name} | {N / ms / 1e6:.2f} | {ms:.1f} |",
                   flush=True)
 

@@ -8,6 +8,7 @@ import cupy as cp
 import numpy as np
 
 from kernelkit.kron import kron_matvec
+from timing import gpu_median_ms
 
 SHAPES = [("16^5", [16] * 5), ("8^8", [8] * 8), ("100^3", [100] * 3), ("128^3", [128] * 3),
           ("400x400", [400, 400])]
@@ -22,19 +23,6 @@ def cupy_kron(factors, x):
     for f in factors:
         t = cp.tensordot(t, f, axes=([1], [1]))
     return cp.moveaxis(t, 0, -1).reshape(-1, k)
-
-
-def gpu_ms(f, repeats=5):
-    f()
-    times = []
-    for _ in range(repeats):
-        start, stop = cp.cuda.Event(), cp.cuda.Event()
-        start.record()
-        f()
-        stop.record()
-        stop.synchronize()
-        times.append(cp.cuda.get_elapsed_time(start, stop))
-    return float(np.median(times))
 
 
 def main():
@@ -52,8 +40,8 @@ def main():
             x = rng.standard_normal((N, k))
             ours, ref = kron_matvec(fs, x), cupy_kron(fs, x)
             diff = float(cp.max(cp.abs(ours - ref)) / cp.max(cp.abs(ref)))
-            t_kk = gpu_ms(lambda: kron_matvec(fs, x))
-            t_cp = gpu_ms(lambda: cupy_kron(fs, x))
+            t_kk = gpu_median_ms(lambda: kron_matvec(fs, x))
+            t_cp = gpu_median_ms(lambda: cupy_kron(fs, x))
             gflops = 2 * N * k * sum(sizes) / t_kk / 1e6
             print(f"| {name} | {k} | {t_kk:.2f} | {gflops:.0f} | {t_cp:.2f} | {t_cp / t_kk:.2f}x "
                   f"| {diff:.1e} |", flush=True)

@@ -13,21 +13,9 @@ import cupyx.scipy.sparse as csp
 import numpy as np
 
 import sparse_suite
+from timing import gpu_median_ms
 from kernelkit import _gpu
 from kernelkit.sparse import spgemm
-
-
-def gpu_time(f, repeats=3):
-    f()
-    times = []
-    for _ in range(repeats):
-        start, stop = cp.cuda.Event(), cp.cuda.Event()
-        start.record()
-        f()
-        stop.record()
-        stop.synchronize()
-        times.append(cp.cuda.get_elapsed_time(start, stop))
-    return float(np.median(times))
 
 
 def peak_mib(f, scratch=False):
@@ -60,8 +48,8 @@ def main(cases):
             ours, theirs = spgemm(ga, gb), ga @ gb
             theirs.sum_duplicates()
             diff = float(abs(ours - theirs).max()) if ours.nnz else 0.0
-            t_kk = gpu_time(lambda: spgemm(ga, gb))
-            t_cs = gpu_time(lambda: ga @ gb)
+            t_kk = gpu_median_ms(lambda: spgemm(ga, gb), 3)
+            t_cs = gpu_median_ms(lambda: ga @ gb, 3)
             m_kk = peak_mib(lambda: spgemm(ga, gb), scratch=True)
             m_cs = peak_mib(lambda: ga @ gb)
             ratios.append(t_cs / t_kk)

@@ -15,3 +15,20 @@ def median_time(f, repeats=3, warmup=False):
         out = f()
         times.append(time.perf_counter() - t0)
     return float(np.median(times)), out
+
+
+def gpu_median_ms(f, repeats=5):
+    """Median milliseconds of `repeats` calls of f on CuPy's current stream (CUDA events),
+    after one untimed call."""
+    import cupy as cp
+
+    f()
+    times = []
+    for _ in range(repeats):
+        start, stop = cp.cuda.Event(), cp.cuda.Event()
+        start.record()
+        f()
+        stop.record()
+        stop.synchronize()
+        times.append(cp.cuda.get_elapsed_time(start, stop))
+    return float(np.median(times))

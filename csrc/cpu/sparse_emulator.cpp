@@ -12,21 +12,6 @@ namespace kernelkit::cpu {
 using sparse::Semiring;
 using namespace sparse::blocks;
 
-namespace {
-
-template <class I>
-std::vector<Launch> launches(const int64_t* bin_count, int64_t slot_bytes,
-                             const EmulatorConfig& cfg, int64_t* workspace) {
-  int64_t n = plan_launches(bin_count, slot_bytes, cfg.shared_bytes, cfg.workspace_bytes,
-                            nullptr, workspace);
-  std::vector<Launch> out(n);
-  plan_launches(bin_count, slot_bytes, cfg.shared_bytes, cfg.workspace_bytes, out.data(),
-                workspace);
-  return out;
-}
-
-}  // namespace
-
 template <class I>
 void spgemm_emulate(Semiring sr, int value_code, const Problem<I>& p, bool sort,
                     const EmulatorConfig& cfg, EmulatedCsr<I>& c) {
@@ -52,7 +37,8 @@ void spgemm_emulate(Semiring sr, int value_code, const Problem<I>& p, bool sort,
   // Symbolic: row lengths into indptr[1..m], then the scan.
   c.indptr.assign(p.m + 1, 0);
   int64_t need = 0;
-  std::vector<Launch> plan = launches<I>(bin_count, sizeof(I), cfg, &need);
+  std::vector<Launch> plan =
+      launch_list(bin_count, sizeof(I), cfg.shared_bytes, cfg.workspace_bytes, &need);
   std::vector<double> work = buffer(need);
   for (const Launch& L : plan) {
     HostRunner r{L.threads};
@@ -78,7 +64,8 @@ void spgemm_emulate(Semiring sr, int value_code, const Problem<I>& p, bool sort,
     c.data.assign(nnz * sizeof(V), 0);
     V* data = reinterpret_cast<V*>(c.data.data());
     int64_t slot_bytes = sizeof(I) + sizeof(S);
-    std::vector<Launch> nplan = launches<I>(bin_count, slot_bytes, cfg, &need);
+    std::vector<Launch> nplan =
+        launch_list(bin_count, slot_bytes, cfg.shared_bytes, cfg.workspace_bytes, &need);
     std::vector<double> nwork = buffer(need);
     for (const Launch& L : nplan) {
       HostRunner r{L.threads};

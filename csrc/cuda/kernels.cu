@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cuda/launch.hpp"
+#include "cuda/launch_util.cuh"
 #include "cuda/runner.cuh"
 #include "kernelkit/kernels/kernel_sum_blocks.hpp"
 
@@ -24,11 +25,7 @@ __global__ void __launch_bounds__(128) kernel_sum_kernel(SumProblem<T> p, int64_
                                reinterpret_cast<T*>(kk_smem));
 }
 
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string("kernelkit.kernels (CUDA): ") + what + ": " +
-                             cudaGetErrorString(err));
-}
+void check(cudaError_t err, const char* what) { kernelkit::cuda::check(err, "kernels", what); }
 
 template <class T>
 void launch(const KernelSumDevArgs& a) {
@@ -46,10 +43,7 @@ void launch(const KernelSumDevArgs& a) {
   p.exclude_self = a.exclude_self;
   p.out = reinterpret_cast<T*>(a.out);
   if (a.batch == 0 || a.m == 0 || a.c == 0) return;
-  int dev = 0, optin = 0;
-  check(cudaGetDevice(&dev), "cudaGetDevice");
-  check(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "attribute");
-  int64_t budget = std::min<int64_t>(optin - 1024, 96 * 1024);
+  int64_t budget = std::min<int64_t>(max_dynamic_shared("kernels"), 96 * 1024);
   int64_t cc = std::min<int64_t>(a.c, kChunk);
   int threads;
   int64_t tile;
@@ -64,9 +58,7 @@ void launch(const KernelSumDevArgs& a) {
   bool ok = dispatch_kernel<T>(a.kind, a.l1, a.lse, [&](auto k, auto l1c, auto lsec) {
     auto kernel = kernel_sum_kernel<decltype(k)::value, decltype(l1c)::value,
                                     decltype(lsec)::value, T>;
-    if (bytes > 48 * 1024)
-      check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 static_cast<int>(bytes)), "cudaFuncSetAttribute");
+    allow_dynamic_shared(kernel, bytes, "kernels");
     for (int64_t b0 = 0; b0 < a.batch; b0 += 65535) {
       grid.y = static_cast<unsigned>(std::min<int64_t>(a.batch - b0, 65535));
       kernel<<<grid, threads, bytes, stream>>>(p, b0, tile);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cuda/launch.hpp"
+#include "cuda/launch_util.cuh"
 #include "cuda/runner.cuh"
 #include "kernelkit/kron/kron_blocks.hpp"
 
@@ -21,11 +22,7 @@ __global__ void __launch_bounds__(256) kron_chain_kernel(ChainProblem<T> p, int6
   kron_chain_block(r, p, l0 + blockIdx.y, blockIdx.x, reinterpret_cast<T*>(kk_smem));
 }
 
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string("kernelkit.kron (CUDA): ") + what + ": " +
-                             cudaGetErrorString(err));
-}
+void check(cudaError_t err, const char* what) { kernelkit::cuda::check(err, "kron", what); }
 
 template <class T>
 void launch(const KronChainArgs& a) {
@@ -41,9 +38,7 @@ void launch(const KronChainArgs& a) {
   if (p.L == 0 || p.R == 0) return;
   int64_t bytes = 2 * chain_max_elements(p) * p.rt * int64_t(sizeof(T));
   auto kernel = kron_chain_kernel<T>;
-  if (bytes > 48 * 1024)
-    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(bytes)), "cudaFuncSetAttribute");
+  allow_dynamic_shared(kernel, bytes, "kron");
   auto stream = reinterpret_cast<cudaStream_t>(a.stream);
   dim3 grid(static_cast<unsigned>((p.R + p.rt - 1) / p.rt), 1, 1);
   for (int64_t l0 = 0; l0 < p.L; l0 += 65535) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cuda/launch.hpp"
+#include "cuda/launch_util.cuh"
 #include "cuda/runner.cuh"
 #include "kernelkit/sparse/spgemm_blocks.hpp"
 
@@ -19,11 +20,7 @@ namespace {
 using namespace kernelkit::sparse::blocks;
 using kernelkit::sparse::Semiring;
 
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string("kernelkit.sparse (CUDA): ") + what + ": " +
-                             cudaGetErrorString(err));
-}
+void check(cudaError_t err, const char* what) { kernelkit::cuda::check(err, "sparse", what); }
 
 template <class I>
 __global__ void rows_kernel(Problem<I> p, int32_t* bits, unsigned long long* bin_count) {
@@ -102,14 +99,6 @@ struct Scratch {
   T* as() const { return static_cast<T*>(ptr); }
 };
 
-int64_t max_shared_bytes() {
-  int dev = 0, bytes = 0;
-  check(cudaGetDevice(&dev), "cudaGetDevice");
-  check(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev),
-        "cudaDeviceGetAttribute");
-  return bytes - 1024;  // room for the kernels' static shared variables
-}
-
 // Row analysis and binning: bits per row, the row order grouped by bin, the bin counts.
 template <class I>
 struct Binning {
@@ -141,22 +130,6 @@ struct Binning {
   }
 };
 
-std::vector<Launch> plan(const int64_t* bin_count, int64_t slot_bytes, int64_t shared,
-                         int64_t workspace_budget, int64_t* workspace) {
-  int64_t n = plan_launches(bin_count, slot_bytes, shared, workspace_budget, nullptr, workspace);
-  std::vector<Launch> out(n);
-  plan_launches(bin_count, slot_bytes, shared, workspace_budget, out.data(), workspace);
-  return out;
-}
-
-template <class Kernel>
-void allow_shared(Kernel kernel, int64_t bytes) {
-  if (bytes > 48 * 1024)
-    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(bytes)),
-          "cudaFuncSetAttribute");
-}
-
 template <class I>
 Problem<I> problem(const SpgemmArgs& a) {
   Problem<I> p;
@@ -184,10 +157,11 @@ int64_t symbolic(const SpgemmArgs& a) {
   check(cudaMemsetAsync(indptr, 0, (p.m + 1) * sizeof(int64_t), s), "memset");
   if (p.m == 0) return 0;
   Binning<I> bins(p, s);
-  int64_t shared = max_shared_bytes(), need = 0;
-  std::vector<Launch> launches = plan(bins.bin_count, sizeof(I), shared, a.workspace_bytes, &need);
+  int64_t shared = max_dynamic_shared("sparse"), need = 0;
+  std::vector<Launch> launches =
+      launch_list(bins.bin_count, sizeof(I), shared, a.workspace_bytes, &need);
   Scratch work(need, s);
-  allow_shared(symbolic_kernel<I>, shared);
+  allow_dynamic_shared(symbolic_kernel<I>, shared, "sparse");
   for (const Launch& L : launches) {
     int64_t bytes = L.global ? 0 : (int64_t(1) << L.bits) * int64_t(sizeof(I));
     symbolic_kernel<I><<<static_cast<unsigned>(L.count), L.threads, bytes, s>>>(
@@ -210,17 +184,17 @@ void numeric(const SpgemmArgs& a) {
   Problem<I> p = problem<I>(a);
   if (p.m == 0) return;
   Binning<I> bins(p, s);
-  int64_t shared = max_shared_bytes();
+  int64_t shared = max_dynamic_shared("sparse");
   bool ok = dispatch_semiring(static_cast<Semiring>(a.semiring), a.value_code,
                               [&](auto sr_tag, auto v_tag) {
     using SR = typename decltype(sr_tag)::type;
     using V = typename decltype(v_tag)::type;
     int64_t slot_bytes = sizeof(I) + sizeof(typename SR::S), need = 0;
-    std::vector<Launch> launches = plan(bins.bin_count, slot_bytes, shared, a.workspace_bytes,
-                                        &need);
+    std::vector<Launch> launches =
+        launch_list(bins.bin_count, slot_bytes, shared, a.workspace_bytes, &need);
     Scratch work(need, s);
     auto kernel = numeric_kernel<SR, I, V>;
-    allow_shared(kernel, shared);
+    allow_dynamic_shared(kernel, shared, "sparse");
     for (const Launch& L : launches) {
       int64_t bytes = L.global ? 0 : (int64_t(1) << L.bits) * slot_bytes;
       kernel<<<static_cast<unsigned>(L.count), L.threads, bytes, s>>>(

@@ -128,6 +128,11 @@ def _run(x, y, w, code, params, l1, reduction, bandwidth, scales2=(1.0,), exclud
     return out.reshape(full + (m, len(s2), c))
 
 
+def _emulator_engine(shared_bytes):
+    """_core.kernel_sum running the GPU block program on the CPU's emulator (tests)."""
+    return functools.partial(_core.kernel_sum, emulate_shared=int(shared_bytes))
+
+
 def _cuda_engine(code, alpha, nu, log_c, l1, reduction, exclude_self, x, x_index, y, y_index,
                  w, w_index, center, scale, scales2, out):
     """_core.kernel_sum's contract on CuPy arrays: the CUDA kernel on the current stream."""
@@ -311,8 +316,7 @@ def kernel_sum(x, y, weights=None, *, kernel="gaussian", bandwidth=1.0, reductio
     x, y, w = (a.astype(work, copy=False) for a in (x, y, w))
     if xp is not np or _emulate_shared:
         # The GPU block program: CUDA on CuPy arrays, or the CPU's emulator (tests).
-        engine = _cuda_engine if xp is not np else functools.partial(
-            _core.kernel_sum, emulate_shared=int(_emulate_shared))
+        engine = _cuda_engine if xp is not np else _emulator_engine(_emulate_shared)
         out = _run(x, y, w, code, params, l1, int(lse), bw, xp=xp, engine=engine)[..., 0, :]
     else:
         out = _sum_prepared(x, y, w, code, params, l1, lse, bw)
@@ -434,8 +438,7 @@ class KernelDensity:
         else:
             xp, engine = np, None
             if self._emulate_shared:
-                engine = functools.partial(_core.kernel_sum,
-                                           emulate_shared=int(self._emulate_shared))
+                engine = _emulator_engine(self._emulate_shared)
         self._xp, self._engine = xp, engine
         x = xp.asarray(x)
         x = x[:, None] if x.ndim == 1 else x

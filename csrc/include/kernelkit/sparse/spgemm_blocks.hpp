@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include <type_traits>
+#include <vector>
 
 #include "kernelkit/config.hpp"
 #include "kernelkit/sparse/spgemm.hpp"
@@ -445,6 +446,17 @@ KK_FN void numeric_block(Runner& r, const Problem<I>& p, int64_t row,
 }  // namespace kernelkit::sparse::blocks
 
 namespace kernelkit::sparse::blocks {
+
+// plan_launches as a list (host only: the CUDA launcher and the emulator walk the same one).
+inline std::vector<Launch> launch_list(const int64_t* bin_count, int64_t slot_bytes,
+                                       int64_t shared_bytes, int64_t workspace_bytes,
+                                       int64_t* workspace_needed) {
+  std::vector<Launch> out(plan_launches(bin_count, slot_bytes, shared_bytes, workspace_bytes,
+                                        nullptr, workspace_needed));
+  plan_launches(bin_count, slot_bytes, shared_bytes, workspace_bytes, out.data(),
+                workspace_needed);
+  return out;
+}
 
 // Value type codes shared by the launchers and the emulator (what Python passes).
 enum ValueCode : int { kF32 = 0, kF64 = 1, kC64 = 2, kC128 = 3, kBool = 4 };
