@@ -132,11 +132,6 @@ KK_FN c2<T> times(c2<T> a, c2<T> b) {
 }
 KK_FN uint32_t times(uint8_t a, uint8_t b) { return static_cast<uint32_t>(a & b); }
 
-template <class S>
-KK_FN bool is_zero(S a) { return a == S(0); }
-template <class T>
-KK_FN bool is_zero(c2<T> a) { return a.re == T(0) && a.im == T(0); }
-
 struct MinOp {
   template <class V>
   KK_HD V operator()(V a, V b) const { return sr_min(a, b); }
@@ -153,7 +148,6 @@ struct MaxOp {
 template <class V>
 struct GPlusTimes {
   using S = typename slot_of<V>::type;
-  static constexpr bool drop_zeros = true;
   KK_FN S identity() { return S{}; }
   KK_FN S mul(V a, V b) { return times(a, b); }
   KK_FN void accumulate(S* slot, S p) { atomic_plus(slot, p); }
@@ -161,14 +155,12 @@ struct GPlusTimes {
 template <class V, class Op, bool kAdd>
 struct GMinMax {  // min_plus, max_plus (kAdd) and min_times, max_times; float and double only
   using S = V;
-  static constexpr bool drop_zeros = false;
   KK_FN S identity() { return Op::template identity<V>(); }
   KK_FN S mul(V a, V b) { return kAdd ? a + b : a * b; }
   KK_FN void accumulate(S* slot, S p) { atomic_update(slot, p, Op()); }
 };
 struct GOrAnd {  // structural: an entry whose value is false is still an entry
   using S = uint32_t;
-  static constexpr bool drop_zeros = false;
   KK_FN S identity() { return 0; }
   KK_FN S mul(uint8_t a, uint8_t b) { return times(a, b); }
   KK_FN void accumulate(S* slot, S p) { atomic_plus(slot, p); }
