@@ -2,6 +2,7 @@
 
 pytest-benchmark:  pytest bench/bench_special.py --benchmark-group-by=param:box
 README table:      python bench/bench_special.py   (median of repeats, one thread and all)
+Per region:        python bench/bench_special.py regions   (ns per element, one thread)
 
 Four boxes of 1e6 (v, x) points each. The log functions are compared with SciPy's scaled
 functions (ive, kve), which is what a SciPy user calls to avoid overflow.
@@ -80,5 +81,37 @@ def main():
                   f"| {t_peer / t_all:.1f}x |", flush=True)
 
 
+def region_points(name, n=200_000, seed=0):
+    """(v, x) inside one evaluation region of kernelkit.special (see log_bessel.hpp)."""
+    rng = np.random.default_rng(seed)
+    logu = lambda lo, hi: np.exp(rng.uniform(np.log(lo), np.log(hi), n))  # noqa: E731
+    if name == "series, v < 20, x <= 10":
+        return rng.uniform(0, 20, n), logu(1e-3, 10)
+    if name == "recurrences, v < 20, 10 < x < 2 v^2":
+        v = rng.uniform(5, 20, n)
+        return v, np.minimum(rng.uniform(10, 800, n), 0.99 * np.maximum(20, 2 * v * v))
+    if name == "Hankel, v < 3, x in [20, 1e3]":
+        return rng.uniform(0, 3, n), logu(20, 1e3)
+    if name == "Debye, v in [20, 1e3]":
+        return rng.uniform(20, 1e3, n), logu(1e-2, 1e4)
+    raise ValueError(name)
+
+
+REGIONS = ["series, v < 20, x <= 10", "recurrences, v < 20, 10 < x < 2 v^2",
+           "Hankel, v < 3, x in [20, 1e3]", "Debye, v in [20, 1e3]"]
+
+
+def regions():
+    print("| region | kk log_iv | kk log_kv | kk ive | kk kve | SciPy ive | SciPy kve |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    with threadpool_limits(1):
+        for name in REGIONS:
+            v, x = region_points(name)
+            ns = [median_time(f, v, x, repeats=3) / v.size * 1e9
+                  for f in (ks.log_iv, ks.log_kv, ks.ive, ks.kve, sc.ive, sc.kve)]
+            print(f"| {name} | " + " | ".join(f"{t:.0f}" for t in ns) + " |", flush=True)
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+    regions() if sys.argv[1:] == ["regions"] else main()
