@@ -1,55 +1,78 @@
 #!/usr/bin/env bash
 # One-shot GPU check for a machine with an NVIDIA GPU, CuPy and nvcc:
 #   bench/gpu_check.sh OUTDIR
-# builds kernelkit with CUDA ON, runs `pytest -m gpu`, the GPU tests again under
-# compute-sanitizer memcheck (racecheck for the SpGEMM kernels), and the GPU benchmarks
-# (Bessel throughput, vMF, SpGEMM vs cuSPARSE, kernel sums vs KeOps, Kronecker vs CuPy);
-# everything lands in OUTDIR
-# (summary.md first). The step limits add up to 10 minutes (one device call); a normal run
-# takes well under 8.
+# builds kernelkit with CUDA ON; runs the `gpu` tests of each test file, and the GPU tests
+# under compute-sanitizer memcheck (racecheck for the SpGEMM kernels), all side by side; then
+# the GPU benchmarks one after another (Bessel throughput, vMF, SpGEMM vs cuSPARSE, kernel sums
+# vs KeOps, Kronecker vs CuPy). OUTDIR gets summary.md (failures and benchmark tables) and
+# logs.tgz (every step's full log). The step limits add up to under 8 minutes.
+# Wheels in .whl/ (pykeops, keopscore: pure Python) are installed first when present, so the
+# kernel-sum benchmark can run its peer on a machine without a package index.
 set -uo pipefail
 out=${1:?usage: bench/gpu_check.sh OUTDIR}
 mkdir -p "$out"
 cd "$(dirname "$0")/.."
+logs=$(mktemp -d)
 summary="$out/summary.md"
 echo "# kernelkit GPU check ($(date -u +%Y-%m-%dT%H:%MZ))" > "$summary"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >> "$summary" 2>&1
+echo "kernel $(uname -r)" >> "$summary"
+trap 'tar -C "$logs" -czf "$out/logs.tgz" . 2>/dev/null' EXIT
+py=$(command -v python || command -v python3)
+export PYTHONUNBUFFERED=1 COLUMNS=160 CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-16}
 
-step() {  # step NAME TIMEOUT_S COMMAND...: run, log to OUTDIR/NAME.txt, record the status
+step() {  # step NAME TIMEOUT_S COMMAND...: run, log to NAME.txt, record the status
   local name=$1 limit=$2
   shift 2
   local t0=$SECONDS
-  timeout "$limit" "$@" > "$out/$name.txt" 2>&1
+  timeout "$limit" "$@" > "$logs/$name.txt" 2>&1
   local rc=$?
   echo "- $name: exit $rc in $((SECONDS - t0)) s" >> "$summary"
   return $rc
 }
 
-if ! step build 180 env KERNELKIT_ENABLE_CUDA=ON pip install --no-build-isolation --no-deps -v .; then
-  tail -40 "$out/build.txt"
+if ls .whl/*.whl > /dev/null 2>&1; then
+  "$py" -m pip install -q --no-index --no-deps --no-compile --target /tmp/kk_peers .whl/*.whl \
+    > "$logs/peers.txt" 2>&1 && export PYTHONPATH=/tmp/kk_peers${PYTHONPATH:+:$PYTHONPATH}
+fi
+if ! step build 150 env KERNELKIT_ENABLE_CUDA=ON "$py" -m pip install --no-build-isolation --no-deps -v .; then
+  tail -40 "$logs/build.txt"
   cat "$summary"
   exit 1
 fi
-step selfcheck 20 python -m kernelkit
-step pytest_gpu 150 python -m pytest -m gpu tests -q -p no:cacheprovider
-step memcheck 60 compute-sanitizer --tool memcheck --error-exitcode 3 \
-  python -m pytest -m gpu tests -q -p no:cacheprovider \
-  -k "gpu_broadcast or (gpu_matches_cpu and float64) or gpu_semirings_masks or gpu_empty or gpu_batches or gpu_solve"
-step racecheck 30 compute-sanitizer --tool racecheck --error-exitcode 3 \
-  python -m pytest -m gpu tests/test_sparse_gpu.py -q -p no:cacheprovider \
-  -k "gpu_semirings_masks and (plus_times or min_plus) and (None or plain)"
-step gpu_bench 40 python bench/gpu_bench.py
-step gpu_bench_vmf 20 python bench/gpu_bench_vmf.py
-step gpu_bench_sparse 50 python bench/gpu_bench_sparse.py
-step gpu_bench_kernels 30 python bench/gpu_bench_kernels.py
-step gpu_bench_kron 20 python bench/gpu_bench_kron.py
+step selfcheck 15 "$py" -m kernelkit
+
+# Tests side by side (one process per file, so a hang or a broken context stays local);
+# --timeout (pytest-timeout) names a hanging test instead of losing the whole file.
+pytest_gpu=("$py" -m pytest -m gpu -q -p no:cacheprovider -rfE --tb=short --timeout=90)
+for f in special stats sparse kernels kron; do
+  step "pytest_$f" 130 "${pytest_gpu[@]}" "tests/test_${f}_gpu.py" &
+done
+step memcheck 130 compute-sanitizer --tool memcheck --error-exitcode 3 \
+  "$py" -m pytest -m gpu tests -q -p no:cacheprovider -x \
+  -k "gpu_broadcast or (gpu_matches_cpu and float64) or gpu_semirings_masks or gpu_empty or gpu_batches or gpu_solve" &
+step racecheck 130 compute-sanitizer --tool racecheck --error-exitcode 3 \
+  "$py" -m pytest -m gpu tests/test_sparse_gpu.py -q -p no:cacheprovider -x \
+  -k "gpu_semirings_masks and (plus_times or min_plus) and (None or plain)" &
+wait
+
+benches=(gpu_bench gpu_bench_vmf gpu_bench_sparse gpu_bench_kernels gpu_bench_kron)
+limits=(30 20 45 60 20)
+for i in "${!benches[@]}"; do
+  step "${benches[$i]}" "${limits[$i]}" "$py" "bench/${benches[$i]}.py"
+done
 {
-  echo
-  tail -3 "$out/pytest_gpu.txt"
-  grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$out/memcheck.txt" "$out/racecheck.txt"
-  for b in gpu_bench gpu_bench_vmf gpu_bench_sparse gpu_bench_kernels gpu_bench_kron; do
-    echo
-    cat "$out/$b.txt"
+  for f in special stats sparse kernels kron; do
+    echo; echo "## pytest $f"
+    sed -n '/short test summary/,$p' "$logs/pytest_$f.txt" | cut -c1-300 | head -40
+    tail -1 "$logs/pytest_$f.txt"
+  done
+  echo; echo "## sanitizers"
+  grep -h -E "ERROR SUMMARY|RACECHECK SUMMARY|Device not supported|passed|failed" \
+    "$logs/memcheck.txt" "$logs/racecheck.txt" | tail -6
+  for b in "${benches[@]}"; do
+    echo; echo "## $b"
+    cut -c1-300 "$logs/$b.txt" | tail -30
   done
 } >> "$summary"
 cat "$summary"
