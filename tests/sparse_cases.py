@@ -71,7 +71,9 @@ CASES = {
                                 sp.csr_array(np.triu(np.ones((6, 4))))),
     "zero_by_n": lambda: (sp.csr_array((0, 5)), random_csr(5, 7, 0.5, 7)),
     "m_by_zero": lambda: (sp.csr_array((4, 0)), sp.csr_array((0, 6))),
-    "no_products": lambda: (sp.csr_array(np.eye(4)[:, :2]), sp.csr_array(np.eye(4)[2:, :])),
+    # A's only column (2) meets B's only empty row: stored entries, no products
+    "no_products": lambda: (sp.csr_array(np.eye(4, 3, k=2)),
+                            sp.csr_array(np.vstack([np.eye(2, 4), np.zeros((1, 4))]))),
 }
 
 

@@ -49,6 +49,34 @@ def test_emulated_sizes_dtypes_batches(shapes, dtype, tol, shared):
     np.testing.assert_allclose(vec, ref[0, 0, :, 0], rtol=tol, atol=tol * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("shapes", [[(16, 16)] * 3, [(20, 20), (3, 3)], [(16, 5), (5, 16)],
+                                    [(2, 2)] * 9, [(17, 16), (16, 16)]])
+@pytest.mark.parametrize("k", [1, 3, 40])
+def test_emulated_columns_in_place_and_wide(shapes, k):
+    """Square chains of narrow factors (in place, rotated sums for short trailing runs), a
+    factor wider than a register column (element path), non-square chains."""
+    rng = np.random.default_rng(2)
+    fs = [rng.standard_normal(s) for s in shapes]
+    x = rng.standard_normal((int(np.prod([c for _, c in shapes])), k))
+    ref = dense(fs) @ x
+    for shared in (96 * 1024, 4096):
+        got = kron_matvec(fs, x, _emulate_shared=shared)
+        np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-13 * np.abs(ref).max())
+
+
+def test_chain_plan_two_passes_for_the_benchmark_shapes():
+    from kernelkit.kron import _GPU_SHARED, _plan_chain
+
+    def passes(sizes, k):
+        j, count = len(sizes), 0
+        while j > 0:
+            R = int(np.prod(sizes[j:])) * k
+            s, _ = _plan_chain(sizes, sizes, [True] * len(sizes), j, R, _GPU_SHARED // 8)
+            j, count = s, count + 1
+        return count
+    assert passes([16] * 5, 1) == 2 and passes([16] * 5, 16) == 2 and passes([8] * 8, 1) == 2
+
+
 def test_emulated_empty_factors():
     got = kron_matvec([np.ones((3, 0)), np.ones((2, 2))], np.ones((0, 4)), _emulate_shared=2048)
     assert got.shape == (6, 4) and np.all(got == 0)

@@ -28,7 +28,29 @@ def test_gpu_matches_cpu(name, dtype):
     ok = np.isfinite(cpu) & (np.abs(cpu) > np.finfo(dtype).tiny)
     scale = np.maximum(np.abs(cpu[ok]), 1.0) if name.startswith("log") else np.abs(cpu[ok])
     err = np.abs(gpu[ok] - cpu[ok]) / np.spacing(scale.astype(dtype))
-    assert err.max() <= 2, err.max()
+    assert err.max() <= 2, worst_points(name, v[ok], x[ok], cpu[ok], gpu[ok], err)
+
+
+def worst_points(name, v, x, cpu, gpu, err, count=4):
+    """The largest CPU/GPU differences, each with both sides' error against mpmath (in ulps of
+    the value), so a failure says which side is off and where."""
+    import mpmath
+
+    mpmath.mp.dps = 40
+    exact = {"log_iv": lambda a, b: mpmath.log(mpmath.besseli(a, b)),
+             "log_kv": lambda a, b: mpmath.log(mpmath.besselk(a, b)),
+             "kv": mpmath.besselk, "kve": lambda a, b: mpmath.besselk(a, b) * mpmath.exp(b),
+             "iv": mpmath.besseli, "ive": lambda a, b: mpmath.besseli(a, b) * mpmath.exp(-b)}
+    lines = [f"max {err.max():.0f} ulps between CPU and GPU; worst points:"]
+    for i in np.argsort(err)[-count:][::-1]:
+        line = f"v={v[i]!r} x={x[i]!r} cpu={cpu[i]!r} gpu={gpu[i]!r} ({err[i]:.0f} ulps)"
+        if name in exact:
+            ref = exact[name](mpmath.mpf(float(v[i])), mpmath.mpf(float(x[i])))
+            ulp = np.spacing(np.abs(cpu[i]))
+            line += (f"; vs mpmath: cpu {float((cpu[i] - ref) / ulp):+.1f},"
+                     f" gpu {float((gpu[i] - ref) / ulp):+.1f} ulps")
+        lines.append(line)
+    return "\n".join(lines)
 
 
 @pytest.mark.gpu

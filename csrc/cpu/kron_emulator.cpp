@@ -9,7 +9,7 @@ namespace kernelkit::cpu {
 
 template <class T>
 void kron_chain_emulate(const kron::blocks::ChainProblem<T>& p, int threads) {
-  std::vector<T> smem(2 * kron::blocks::chain_max_elements(p) * p.rt);
+  std::vector<T> smem(kron::blocks::chain_smem_elements(p));
   int64_t tiles = (p.R + p.rt - 1) / p.rt;
   for (int64_t l = 0; l < p.L; ++l)
     for (int64_t rb = 0; rb < tiles; ++rb) {

@@ -36,7 +36,7 @@ void launch(const KronChainArgs& a) {
   p.in = reinterpret_cast<const T*>(a.in);
   p.out = reinterpret_cast<T*>(a.out);
   if (p.L == 0 || p.R == 0) return;
-  int64_t bytes = 2 * chain_max_elements(p) * p.rt * int64_t(sizeof(T));
+  int64_t bytes = chain_smem_elements(p) * int64_t(sizeof(T));
   auto kernel = kron_chain_kernel<T>;
   allow_dynamic_shared(kernel, bytes, "kron");
   auto stream = reinterpret_cast<cudaStream_t>(a.stream);

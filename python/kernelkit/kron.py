@@ -79,13 +79,39 @@ def _chain_start(rows, cols, k):
 
 
 _GPU_GEMM_MIN = 64        # factors at least this large (both sizes) go to cuBLAS (matmul)
-_GPU_SHARED = 96 * 1024   # shared memory a chain block may use (two buffers)
+_GPU_SHARED = 96 * 1024   # shared memory a chain block may use (two blocks per SM)
+_COLUMN_MAX = 16          # kron_blocks.hpp kColumnMax: square chains of such factors run in place
 
 
 def _chain_elements(rows, cols):
     """Largest intermediate (per r) of a chain pass: the kernel's buffer size."""
     return max(int(np.prod(rows[:done] + cols[done:], dtype=np.int64))
                for done in range(len(rows) + 1))
+
+
+def _chain_fits(rows, cols, rt, shared_values):
+    """Whether a chain pass with rt r values per block fits (chain_smem_elements in
+    kron_blocks.hpp: one buffer for a square chain of narrow factors, else two)."""
+    square = all(r == c <= _COLUMN_MAX for r, c in zip(rows, cols))
+    return (1 if square else 2) * _chain_elements(rows, cols) * rt <= shared_values
+
+
+def _plan_chain(rows, cols, small, j, R, shared_values):
+    """The chain pass ending at mode j-1: (first mode s, rt), the most modes per pass (each
+    pass reads and writes the whole tensor once), then the most r values per block (longer
+    coalesced runs); None when mode j-1 is not small or does not fit alone."""
+    best = None
+    rt = min(R, 32)
+    while rt >= 1:
+        if small[j - 1] and _chain_fits(rows[j - 1:j], cols[j - 1:j], rt, shared_values):
+            s = j - 1
+            while (s > 0 and j - s < 16 and small[s - 1]
+                   and _chain_fits(rows[s - 1:j], cols[s - 1:j], rt, shared_values)):
+                s -= 1
+            if best is None or s < best[0]:
+                best = (s, rt)
+        rt //= 2
+    return best
 
 
 def _device_matvec(fs, t, xp, chain, shared_bytes):
@@ -96,15 +122,13 @@ def _device_matvec(fs, t, xp, chain, shared_bytes):
     rows = [f.shape[0] for f in fs]
     cols = [f.shape[1] for f in fs]
     B, k = t.shape[0], t.shape[-1]
-    per_value = shared_bytes // (2 * t.dtype.itemsize)   # two buffers
+    small = [min(f.shape) < _GPU_GEMM_MIN and t.dtype in (np.float32, np.float64) for f in fs]
+    shared_values = shared_bytes // t.dtype.itemsize
     j = len(fs)
     while j > 0:
         R = int(np.prod(rows[j:], dtype=np.int64)) * k
-        rt = min(R, 32)
-        small = min(fs[j - 1].shape) < _GPU_GEMM_MIN and t.dtype in (np.float32, np.float64)
-        if small and _chain_elements(rows[j - 1:j], cols[j - 1:j]) * rt > per_value:
-            rt = 1
-        if not small or _chain_elements(rows[j - 1:j], cols[j - 1:j]) * rt > per_value:
+        plan = _plan_chain(rows, cols, small, j, R, shared_values)
+        if plan is None:
             L = B * int(np.prod(cols[:j - 1], dtype=np.int64))
             x3 = t.reshape(L, cols[j - 1], R)
             if R == 1:   # the last mode with one column: a single GEMM, not L matvecs
@@ -113,10 +137,7 @@ def _device_matvec(fs, t, xp, chain, shared_bytes):
                 t = xp.matmul(fs[j - 1], x3)
             j -= 1
             continue
-        s = j - 1   # grow the chain leftwards while it fits
-        while (s > 0 and j - s < 16 and min(fs[s - 1].shape) < _GPU_GEMM_MIN
-               and _chain_elements(rows[s - 1:j], cols[s - 1:j]) * rt <= per_value):
-            s -= 1
+        s, rt = plan
         L = B * int(np.prod(cols[:s], dtype=np.int64))
         P = int(np.prod(cols[s:j], dtype=np.int64))
         Q = int(np.prod(rows[s:j], dtype=np.int64))

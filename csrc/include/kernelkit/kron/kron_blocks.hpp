@@ -4,9 +4,10 @@
 // A pass applies a chain of q small factors to q consecutive modes of a tensor viewed as
 // (L, P, R): P = prod of the chain's column counts, R = everything after the chain. A block
 // owns one l and Rt consecutive r (so global loads and stores are coalesced along r), stages
-// the P x Rt slice in shared memory and applies the factors one mode at a time between two
-// shared buffers, then writes the Q x Rt result (Q = prod of the chain's row counts). The
-// factors stay in global memory (small, read through the cache).
+// the P x Rt slice in shared memory and applies the factors one mode at a time (in place for
+// square factors, else between two shared buffers), then writes the Q x Rt result (Q = prod of
+// the chain's row counts). The factors stay in global memory (small, read through the cache).
+// Shared-memory offsets fit in int (the tile fits in shared memory).
 #pragma once
 #include <stdint.h>
 
@@ -38,54 +39,126 @@ KK_FN int64_t chain_max_elements(const ChainProblem<T>& p) {
   return best;
 }
 
-// Block (l, r tile rb); smem holds two buffers of chain_max_elements * rt values.
+constexpr int kColumnMax = 16;  // factors with at most this many columns keep one in registers
+
+// Square factors of at most kColumnMax columns are applied in place (a thread owns whole
+// columns: it reads one into registers and writes the same positions), so such a chain needs
+// one buffer, any other chain two.
+template <class T>
+KK_FN bool chain_square(const ChainProblem<T>& p) {
+  for (int j = 0; j < p.q; ++j)
+    if (p.rows[j] != p.cols[j] || p.cols[j] > kColumnMax) return false;
+  return true;
+}
+template <class T>
+KK_FN int64_t chain_smem_elements(const ChainProblem<T>& p) {
+  return (chain_square(p) ? 1 : 2) * chain_max_elements(p) * p.rt;
+}
+
+// One mode product inside shared memory, src viewed as (before, c, after) and dst as
+// (before, rows, after). A thread takes whole columns (b, a): it loads the column's c values
+// into registers once and writes its `rows` results, so each value is read from shared memory
+// once per mode instead of once per output. Consecutive threads take consecutive a, which is
+// conflict-free when after >= 16; for short `after` (the last modes of a vector) the threads
+// of a half-warp differ in b instead, so each thread walks k and i rotated by b, which spreads
+// its accesses over the banks (the sums then add in a rotated order).
+template <class Runner, class T>
+KK_FN void mode_columns(Runner& r, const T* a, int c, int rows, int before, int after,
+                        const T* src, T* dst) {
+  const int nth = r.threads();
+  const int columns = before * after;
+  r.run([&](int tid) {
+    for (int e = tid; e < columns; e += nth) {
+      const int b = e / after, ai = e - b * after;
+      const int skew = after >= 16 ? 0 : b;
+      const int k0 = skew % c, i0 = skew % rows;
+      const T* s = src + b * c * after + ai;
+      T col[kColumnMax];
+#pragma unroll
+      for (int k = 0; k < kColumnMax; ++k) {
+        if (k < c) {
+          int kk = k0 + k < c ? k0 + k : k0 + k - c;
+          col[k] = s[kk * after];
+        }
+      }
+      T* o = dst + b * rows * after + ai;
+      for (int i = 0; i < rows; ++i) {
+        const int ii = i0 + i < rows ? i0 + i : i0 + i - rows;
+        const T* arow = a + ii * c;
+        T acc = 0;
+#pragma unroll
+        for (int k = 0; k < kColumnMax; ++k) {
+          if (k < c) {
+            int kk = k0 + k < c ? k0 + k : k0 + k - c;
+            acc += arow[kk] * col[k];
+          }
+        }
+        o[ii * after] = acc;
+      }
+    }
+  });
+}
+
+// The same for wider factors: one output element per thread step, the sum read from shared.
+template <class Runner, class T>
+KK_FN void mode_elements(Runner& r, const T* a, int c, int rows, int before, int after,
+                         const T* src, T* dst) {
+  const int nth = r.threads();
+  const int total = before * rows * after;
+  r.run([&](int tid) {
+    for (int e = tid; e < total; e += nth) {
+      const int ai = e % after, rest = e / after;
+      const int ri = rest % rows, bi = rest / rows;
+      const T* arow = a + ri * c;
+      const T* s = src + bi * c * after + ai;
+      T acc = 0;
+      for (int k = 0; k < c; ++k) acc += arow[k] * s[k * after];
+      dst[e] = acc;
+    }
+  });
+}
+
+// Block (l, r tile rb); smem holds chain_smem_elements(p) values (one buffer or two).
 template <class Runner, class T>
 KK_FN void kron_chain_block(Runner& r, const ChainProblem<T>& p, int64_t l, int64_t rb, T* smem) {
   const int nth = r.threads();
-  const int64_t rt = p.rt;
-  const int64_t r0 = rb * rt;
-  const int64_t rn = p.R - r0 < rt ? p.R - r0 : rt;  // r values this block has
-  const int64_t cap = chain_max_elements(p) * rt;
-  T* buf[2] = {smem, smem + cap};
-  int64_t dims[kMaxChain];
-  int64_t size = 1;
+  const int rt = static_cast<int>(p.rt);
+  const int64_t r0 = rb * p.rt;
+  const int rn = static_cast<int>(p.R - r0 < p.rt ? p.R - r0 : p.rt);  // r values this block has
+  const bool square = chain_square(p);
+  const int64_t cap = chain_max_elements(p) * p.rt;
+  T* buf[2] = {smem, square ? smem : smem + cap};
+  int dims[kMaxChain];
+  int size = 1;
   for (int j = 0; j < p.q; ++j) size *= dims[j] = p.cols[j];
-  const int64_t P = size;
+  const int P = size;
+  const T* in = p.in + l * P * p.R + r0;
   r.run([&](int tid) {
-    for (int64_t e = tid; e < P * rt; e += nth) {
-      int64_t pi = e / rt, ri = e % rt;
-      buf[0][e] = ri < rn ? p.in[(l * P + pi) * p.R + r0 + ri] : T(0);
+    for (int e = tid; e < P * rt; e += nth) {
+      int pi = e / rt, ri = e - pi * rt;
+      buf[0][e] = ri < rn ? in[pi * p.R + ri] : T(0);
     }
   });
   int cur = 0;
   for (int j = 0; j < p.q; ++j) {
-    int64_t before = 1, after = rt;
+    int before = 1, after = rt;
     for (int i = 0; i < j; ++i) before *= dims[i];
     for (int i = j + 1; i < p.q; ++i) after *= dims[i];
-    const int64_t c = p.cols[j], rows = p.rows[j];
-    const T* a = p.factors[j];
-    const T* src = buf[cur];
-    T* dst = buf[1 - cur];
-    r.run([&](int tid) {
-      for (int64_t e = tid; e < before * rows * after; e += nth) {
-        int64_t ai = e % after, rest = e / after;
-        int64_t ri = rest % rows, bi = rest / rows;
-        const T* arow = a + ri * c;
-        const T* s = src + bi * c * after + ai;
-        T acc = 0;
-        for (int64_t k = 0; k < c; ++k) acc += arow[k] * s[k * after];
-        dst[e] = acc;
-      }
-    });
+    const int c = p.cols[j], rows = p.rows[j];
+    if (c <= kColumnMax)
+      mode_columns(r, p.factors[j], c, rows, before, after, buf[cur], buf[1 - cur]);
+    else
+      mode_elements(r, p.factors[j], c, rows, before, after, buf[cur], buf[1 - cur]);
     dims[j] = rows;
     cur = 1 - cur;
   }
-  int64_t Q = 1;
+  int Q = 1;
   for (int j = 0; j < p.q; ++j) Q *= p.rows[j];
+  T* out = p.out + l * Q * p.R + r0;
   r.run([&](int tid) {
-    for (int64_t e = tid; e < Q * rt; e += nth) {
-      int64_t qi = e / rt, ri = e % rt;
-      if (ri < rn) p.out[(l * Q + qi) * p.R + r0 + ri] = buf[cur][e];
+    for (int e = tid; e < Q * rt; e += nth) {
+      int qi = e / rt, ri = e - qi * rt;
+      if (ri < rn) out[qi * p.R + ri] = buf[cur][e];
     }
   });
 }
