@@ -133,6 +133,8 @@ def _device_matvec(fs, t, xp, chain, shared_bytes):
             x3 = t.reshape(L, cols[j - 1], R)
             if R == 1:   # the last mode with one column: a single GEMM, not L matvecs
                 t = (x3[:, :, 0] @ fs[j - 1].T)[:, :, None]
+            elif L == 1:  # the first mode: a single GEMM
+                t = (fs[j - 1] @ x3[0])[None]
             else:        # (L, rows, R): one strided batched GEMM over L
                 t = xp.matmul(fs[j - 1], x3)
             j -= 1

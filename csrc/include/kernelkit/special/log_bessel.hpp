@@ -358,15 +358,15 @@ KK_FN scaled temme_k(double v, double x) {
   double gampl = ev + mu * od, gammi = ev - mu * od;  // 1/Gamma(1+mu), 1/Gamma(1-mu)
   double x2 = 0.5 * x;
   double pimu = kPi * mu;
-  double fact = fabs(pimu) < 1e-15 ? 1.0 : pimu / sin(pimu);
+  double fact = fabs(pimu) < 1e-15 ? 1.0 : pimu / sin_small(pimu);
   // e = mu log(2/x) reaches ~350 for tiny x: carried in double-double so that exp(e),
   // cosh(e) and sinh(e) keep full relative accuracy.
   dd d_dd = dd_sub(dd{ln2_hi, ln2_lo}, dd_log(x));
   dd e_dd = dd_mul(d_dd, mu);
   double d = d_dd.hi, e = e_dd.hi;
-  double ee = exp(e) * (1.0 + e_dd.lo);
+  double ee = exp_d(e) * (1.0 + e_dd.lo);
   double cosh_e = 0.5 * (ee + 1.0 / ee);
-  double sinh_e = fabs(e) < 1.0 ? sinh(e) + cosh(e) * e_dd.lo : 0.5 * (ee - 1.0 / ee);
+  double sinh_e = fabs(e) < 1.0 ? sinh_small(e) + cosh_e * e_dd.lo : 0.5 * (ee - 1.0 / ee);
   double fact2 = fabs(e) < 1e-15 ? 1.0 : sinh_e / e * (1.0 - e_dd.lo / e);
   double ff = fact * (gam1 * cosh_e + gam2 * fact2 * d);
   double sum = ff;
@@ -461,7 +461,7 @@ KK_FN double scaled_value(const scaled& s, double shift) {
   if (e.hi < -2000.0) return 0.0 * s.m.hi;
   double n = nearbyint(e.hi * 1.4426950408889634);
   dd r = dd_sub(e, dd_ln2_times(n));
-  double y = s.m.hi * exp(r.hi);
+  double y = s.m.hi * exp_reduced(r.hi);
   y = fma(y, r.lo + s.m.lo / s.m.hi, y);
   return ldexp(y, static_cast<int>(n));
 }
