@@ -13,6 +13,7 @@ from kernel_cases import dense_distance, dense_kernel
 
 H100_SHARED = 96 * 1024
 TINY_SHARED = 2048          # 32 queries per block, a few points per tile: every edge case
+SMALL_SHARED = 6 * 1024     # the small-d program with tiles of 70-380 points
 PARAMS = {"matern": [dict(nu=0.5), dict(nu=1.5), dict(nu=2.5), dict(nu=0.8)],
           "rational_quadratic": [dict(alpha=0.7)]}
 
@@ -147,6 +148,69 @@ def test_emulated_kernel_density_matches_cpu(kernel, params):
     assert emu.sample(5, random_state=0).shape == (5, 2)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d", [1, 2, 3, 4, 5, 6, 7, 8])
+def test_emulated_small_d_program(d, dtype):
+    """Compile-time D (5-7 padded to 8), 150 queries (blocks of 64, the last partial), 700
+    points (partial tiles), one weight column (kept with the point) and three."""
+    x, y, w = data(dtype, n=700, m=150, d=d, c=3, seed=d)
+    for shared in (H100_SHARED, SMALL_SHARED):
+        for name, params in [("gaussian", {}), ("matern", {"nu": 1.5}), ("manhattan", {}),
+                             ("epanechnikov", {})]:
+            kw = dict(kernel=name, bandwidth=0.8, **params)
+            for ww in (w[:, 0], w):
+                got = kernel_sum(x, y, ww, _emulate_shared=shared, **kw)
+                check_sums(got, kernel_sum(x, y, ww, **kw), x, y, ww, name, params, 0.8, dtype)
+            if dtype == np.float64:
+                kw["reduction"] = "logsumexp"
+                close(kernel_sum(x, y, w, _emulate_shared=shared, **kw),
+                      kernel_sum(x, y, w, **kw), dtype, lse=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d", [9, 16, 40, 64, 120])
+def test_emulated_tiled_program(d, dtype):
+    """Register tiles for d > 8 (d = 120 in float64 does not fit: the generic program):
+    150 queries and points (partial query blocks and data tiles), 11 columns (two chunks);
+    a wide bandwidth keeps most norms small (cross term), a narrow one none (differences)."""
+    x, y, w = data(dtype, n=150, m=150, d=d, c=11, seed=d)
+    for h in (1.5 * np.sqrt(d), 0.5 * np.sqrt(d)):
+        for name, params in [("gaussian", {}), ("matern", {"nu": 2.5}), ("manhattan", {}),
+                             ("epanechnikov", {}), ("cosine", {})]:
+            kw = dict(kernel=name, bandwidth=h, **params)
+            for ww in (w[:, 0], w):
+                got = kernel_sum(x, y, ww, _emulate_shared=H100_SHARED, **kw)
+                check_sums(got, kernel_sum(x, y, ww, **kw), x, y, ww, name, params, h, dtype)
+        if dtype == np.float64:
+            kw = dict(bandwidth=h, reduction="logsumexp")
+            close(kernel_sum(x, y, w, _emulate_shared=H100_SHARED, **kw),
+                  kernel_sum(x, y, w, **kw), dtype, lse=True)
+
+
+@pytest.mark.parametrize("d,shared", [(3, SMALL_SHARED), (3, H100_SHARED), (20, H100_SHARED)])
+def test_emulated_new_programs_edge_cases_and_exclude_self(d, shared):
+    for dtype in (np.float32, np.float64):
+        x, y, w = data(dtype, n=130, m=70, d=d)
+        assert np.all(kernel_sum(x[:0], y, w[:0], _emulate_shared=shared) == 0)
+        xn = x.copy()
+        xn[5, 1] = np.nan
+        assert np.all(np.isnan(kernel_sum(xn, y, w, _emulate_shared=shared)))
+        yn = y.copy()
+        yn[3, 0] = np.nan
+        got = kernel_sum(x, yn, w, bandwidth=2.0, _emulate_shared=shared)
+        assert np.isnan(got[3]) and not np.any(np.isnan(np.delete(got, 3)))
+        close(np.delete(got, 3), np.delete(kernel_sum(x, yn, w, bandwidth=2.0), 3), dtype)
+    x, _, w = data(np.float64, n=150, d=d)
+    lse = kernel_sum(x[:0], x, w[:0], reduction="logsumexp", _emulate_shared=shared)
+    assert np.all(lse == -np.inf)
+    for c in (1, 3):
+        logw = np.log(np.stack([w] * c, axis=1))
+        args = (x, x, logw, 0, (1.0, 0.5, 0.0), False, 1, 0.7 * np.sqrt(d))
+        close(kk._run(*args, exclude_self=True,
+                      engine=functools.partial(_core.kernel_sum, emulate_shared=shared)),
+              kk._run(*args, exclude_self=True), np.float64, lse=True)
+
+
 def test_mixed_numpy_and_cupy_inputs_raise():
     class FakeCupy:   # stands in for a CuPy array
         __module__ = "cupy._core.core"
@@ -176,6 +240,24 @@ def test_gpu_kernels_match_cpu(name, params, dtype):
             check_sums(got.get(), ref, x, y, w, name, params, 0.9, dtype)
         else:
             close(got.get(), ref, dtype, lse=True)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d", [1, 2, 3, 5, 8, 9, 16, 40, 64, 130])
+def test_gpu_dimensions_and_columns(d, dtype):
+    """Every block program (small d, tiled, generic) on the device, one and 11 columns,
+    partial blocks and tiles."""
+    import cupy as cp
+
+    for c in (None, 11):
+        x, y, w = data(dtype, n=1500, m=333, d=d, c=c, seed=d)
+        h = 0.5 * np.sqrt(d)
+        for kernel, params in (("gaussian", {}), ("matern", {"nu": 1.5})):
+            ref = kernel_sum(x, y, w, kernel=kernel, bandwidth=h, **params)
+            got = kernel_sum(cp.asarray(x), cp.asarray(y), cp.asarray(w), kernel=kernel,
+                             bandwidth=h, **params)
+            check_sums(got.get(), ref, x, y, w, kernel, params, h, dtype)
 
 
 @pytest.mark.gpu

@@ -9,11 +9,13 @@ from kernelkit.sparse import SEMIRINGS, spgemm
 
 from sparse_cases import CASES, VALUE_DTYPES, assert_same, random_csr, reference
 
-# Device shapes the emulator stands in for: an H100-like block (tables up to 48 KiB in shared
-# memory), one where most rows spill to global tables, and one where every row does, one
-# table at a time (the batching of the global launches).
+# Device shapes the emulator stands in for: an H100-like block (48 KiB of shared memory: small
+# rows many to a block, rows of narrow matrices as dense bitmaps), one too small for the
+# bitmap (hash tables only, the larger ones global), one where most rows spill to global
+# tables, and one where every row does, one table at a time (the batching of global launches).
 DEVICES = {
     "shared": dict(shared_bytes=48 * 1024, workspace_bytes=64 << 20),
+    "hash_only": dict(shared_bytes=4096, workspace_bytes=1 << 20),
     "mostly_global": dict(shared_bytes=512, workspace_bytes=64 << 10),
     "all_global_one_by_one": dict(shared_bytes=64, workspace_bytes=0),
 }
@@ -35,18 +37,19 @@ def test_emulated_matmul_equals_cpu(case, device):
     assert_same(ks._emulated(a, b, **DEVICES[device]), ref)
 
 
+@pytest.mark.parametrize("device", ["shared", "hash_only", "mostly_global"])
 @pytest.mark.parametrize("dtype", VALUE_DTYPES)
-def test_emulated_value_dtypes(dtype):
+def test_emulated_value_dtypes(dtype, device):
     a = random_csr(60, 70, 0.08, 1, dtype)
     b = random_csr(70, 50, 0.08, 2, dtype)
-    c = ks._emulated(a, b, **DEVICES["mostly_global"])
+    c = ks._emulated(a, b, **DEVICES[device])
     assert c.dtype == dtype
     assert_same(c, spgemm(a, b))
 
 
 @pytest.mark.parametrize("semiring", SEMIRINGS)
 @pytest.mark.parametrize("masking", [None, "plain", "complement"])
-@pytest.mark.parametrize("device", ["shared", "all_global_one_by_one"])
+@pytest.mark.parametrize("device", ["shared", "hash_only", "all_global_one_by_one"])
 def test_emulated_semirings_and_masks(semiring, masking, device):
     a = random_csr(17, 23, 0.2, 101)
     b = random_csr(23, 19, 0.2, 201)
@@ -73,9 +76,47 @@ def test_emulated_masks_on_larger_matrices():
     for comp in (False, True):
         for semiring in ("plus_times", "min_plus"):
             ref = spgemm(a, b, semiring=semiring, mask=mask, complement_mask=comp)
-            c = ks._emulated(a, b, semiring=semiring, mask=mask, complement_mask=comp,
-                             **DEVICES["mostly_global"])
-            assert_same(c, ref)
+            for device in ("shared", "hash_only", "mostly_global"):
+                c = ks._emulated(a, b, semiring=semiring, mask=mask, complement_mask=comp,
+                                 **DEVICES[device])
+                assert_same(c, ref)
+
+
+@pytest.mark.parametrize("semiring", ["plus_times", "max_times", "or_and"])
+def test_emulated_row_groups_of_mixed_sizes(semiring):
+    # Wide B (no bitmap below 4096-slot tables): rows of 0 .. ~150 products fill the grouped
+    # bins (4 .. 128 threads per row, up to 64 rows per block), each bin with a partial block;
+    # a few rows of ~1000 products take a block each (bitonic sort, shared or global table).
+    rng = np.random.default_rng(41)
+    lengths = rng.integers(0, 12, 997)
+    lengths[::200] = 100
+    rows = np.repeat(np.arange(997), lengths)
+    dtype = np.bool_ if semiring == "or_and" else np.float64
+    a = sp.csr_array((rng.standard_normal(rows.size).astype(dtype),
+                      (rows, rng.integers(0, 800, rows.size))), shape=(997, 800))
+    a.sum_duplicates()
+    b = random_csr(800, 100_000, 1e-4, 42, dtype)
+    ref = spgemm(a, b, semiring=semiring)
+    assert np.diff(ref.indptr).max() > 600
+    for device in ("shared", "hash_only"):
+        assert_same(ks._emulated(a, b, semiring=semiring, **DEVICES[device]), ref)
+        assert_same_entries(ks._emulated(a, b, semiring=semiring, sort_indices=False,
+                                         **DEVICES[device]), ref)
+
+
+@pytest.mark.parametrize("dtype", VALUE_DTYPES)
+def test_emulated_dense_rows(dtype):
+    # Heavy rows of a narrow product (n = 3000: a 94-word bitmap): from a handful of columns up
+    # to nearly all of them, with more words than threads and more threads than words.
+    a = random_csr(40, 500, 0, 51, dtype, power_law=True)
+    a = sp.csr_array(sp.vstack([a, sp.csr_array(np.ones((1, 500), dtype))]))
+    b = random_csr(500, 3000, 0.01, 52, dtype)
+    ref = spgemm(a, b)
+    assert np.diff(ref.indptr).max() > 2000
+    assert_same(ks._emulated(a, b, **DEVICES["shared"]), ref)
+    big = random_csr(30, 200, 0.3, 53, dtype)
+    wide = random_csr(200, 40_000, 0.02, 54, dtype)    # 1250 words, more than threads
+    assert_same(ks._emulated(big, wide, **DEVICES["shared"]), spgemm(big, wide))
 
 
 def test_emulated_heavy_rows_unsorted_int64_and_cancellation():

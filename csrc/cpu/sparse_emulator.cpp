@@ -12,51 +12,55 @@ namespace kernelkit::cpu {
 using sparse::Semiring;
 using namespace sparse::blocks;
 
+// Row analysis and binning (the thread-per-row kernels): the row order grouped by bin and the
+// bin counts; c_indptr null for the symbolic sizes, else the numeric ones.
 template <class I>
-void spgemm_emulate(Semiring sr, int value_code, const Problem<I>& p, bool sort,
-                    const EmulatorConfig& cfg, EmulatedCsr<I>& c) {
-  // Row analysis and binning: the thread-per-row kernels.
+static void bin_rows(const Problem<I>& p, const int64_t* c_indptr, std::vector<I>& order,
+                     int64_t* bin_count) {
   std::vector<int32_t> bits(p.m);
-  int64_t bin_count[kMaxBins] = {};
+  for (int b = 0; b < kMaxBins; ++b) bin_count[b] = 0;
   for (int64_t i = 0; i < p.m; ++i) {
-    int64_t products;
-    bits[i] = row_table_bits(p, i, &products);
+    bits[i] = row_table_bits(p, i, c_indptr);
     if (bits[i]) ++bin_count[bin_of_bits(bits[i])];
   }
   int64_t bin_start[kMaxBins];
   unsigned long long bin_fill[kMaxBins] = {};
   int64_t start = 0;
   for (int b = 0; b < kMaxBins; start += bin_count[b], ++b) bin_start[b] = start;
-  std::vector<I> order(p.m);
+  order.assign(p.m, I(0));
   for (int64_t i = 0; i < p.m; ++i) scatter_row(bits.data(), i, bin_start, bin_fill, order.data());
+}
+
+template <class I>
+void spgemm_emulate(Semiring sr, int value_code, const Problem<I>& p, bool sort,
+                    const EmulatorConfig& cfg, EmulatedCsr<I>& c) {
+  std::vector<I> order;
+  int64_t bin_count[kMaxBins];
+  bin_rows(p, static_cast<const int64_t*>(nullptr), order, bin_count);
 
   // Shared memory and workspace as raw bytes, aligned for any slot type.
   auto buffer = [](int64_t bytes) { return std::vector<double>(bytes / 8 + 2); };
   std::vector<double> shared = buffer(cfg.shared_bytes);
+  char* smem = reinterpret_cast<char*>(shared.data());
 
   // Symbolic: row lengths into indptr[1..m], then the scan.
   c.indptr.assign(p.m + 1, 0);
   int64_t need = 0;
   std::vector<Launch> plan =
-      launch_list(bin_count, sizeof(I), cfg.shared_bytes, cfg.workspace_bytes, &need);
+      launch_list(bin_count, sizeof(I), cfg.shared_bytes, cfg.workspace_bytes, p.n, &need);
   std::vector<double> work = buffer(need);
   for (const Launch& L : plan) {
     HostRunner r{L.threads};
-    int64_t table = (int64_t(1) << L.bits) * int64_t(sizeof(I));
-    for (int64_t blk = 0; blk < L.count; ++blk) {
-      int64_t row = order[L.first + blk];
-      char* base = L.global ? reinterpret_cast<char*>(work.data()) + blk * table
-                            : reinterpret_cast<char*>(shared.data());
-      Table<I, char> t{reinterpret_cast<I*>(base), nullptr, L.bits};
-      unsigned long long count;
-      symbolic_block(r, p, row, t, &count, &c.indptr[row + 1]);
-    }
+    for (int64_t blk = 0; blk < L.blocks; ++blk)
+      symbolic_block(r, p, order.data(), L, blk, smem, reinterpret_cast<char*>(work.data()),
+                     c.indptr.data() + 1);
   }
   for (int64_t i = 0; i < p.m; ++i) c.indptr[i + 1] += c.indptr[i];
   int64_t nnz = c.indptr[p.m];
   c.indices.assign(nnz, I(0));
 
-  // Numeric: every row at its offset.
+  // Numeric: rows binned again by their exact lengths, every row at its offset.
+  bin_rows(p, c.indptr.data(), order, bin_count);
   bool ok = dispatch_semiring(sr, value_code, [&](auto sr_tag, auto v_tag) {
     using SR = typename decltype(sr_tag)::type;
     using V = typename decltype(v_tag)::type;
@@ -65,22 +69,14 @@ void spgemm_emulate(Semiring sr, int value_code, const Problem<I>& p, bool sort,
     V* data = reinterpret_cast<V*>(c.data.data());
     int64_t slot_bytes = sizeof(I) + sizeof(S);
     std::vector<Launch> nplan =
-        launch_list(bin_count, slot_bytes, cfg.shared_bytes, cfg.workspace_bytes, &need);
+        launch_list(bin_count, slot_bytes, cfg.shared_bytes, cfg.workspace_bytes, p.n, &need);
     std::vector<double> nwork = buffer(need);
     for (const Launch& L : nplan) {
       HostRunner r{L.threads};
-      int64_t size = int64_t(1) << L.bits;
-      for (int64_t blk = 0; blk < L.count; ++blk) {
-        int64_t row = order[L.first + blk];
-        char* base = L.global ? reinterpret_cast<char*>(nwork.data()) + blk * size * slot_bytes
-                              : reinterpret_cast<char*>(shared.data());
-        Table<I, S> t{reinterpret_cast<I*>(base + size * sizeof(S)), reinterpret_cast<S*>(base),
-                      L.bits};
-        unsigned long long fill;
-        int64_t at = c.indptr[row];
-        numeric_block<SR>(r, p, row, t, sort, &fill, c.indptr[row + 1] - at,
-                          c.indices.data() + at, data + at);
-      }
+      for (int64_t blk = 0; blk < L.blocks; ++blk)
+        numeric_block<SR>(r, p, order.data(), L, blk, smem,
+                          reinterpret_cast<char*>(nwork.data()), c.indptr.data(), sort,
+                          c.indices.data(), data);
     }
   });
   if (!ok) throw std::invalid_argument("semiring not defined for this value type");

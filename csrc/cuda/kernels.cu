@@ -1,6 +1,7 @@
-// kernelkit.kernels on the GPU: the block program of kernelkit/kernels/kernel_sum_blocks.hpp
-// as one CUDA kernel per (kernel, reduction, dtype); grid = (query tiles, problems, column
-// chunks), the same grid the CPU emulator walks (csrc/cpu/kernels_emulator.cpp).
+// kernelkit.kernels on the GPU: the block programs of kernelkit/kernels/kernel_sum_blocks.hpp
+// as CUDA kernels per (kernel, reduction, dtype, and the small path's D); plan_sum picks the
+// program; grid = (query tiles, problems, column chunks), the same grid the CPU emulator walks
+// (csrc/cpu/kernels_emulator.cpp).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -25,6 +26,25 @@ __global__ void __launch_bounds__(128) kernel_sum_kernel(SumProblem<T> p, int64_
                                reinterpret_cast<T*>(kk_smem));
 }
 
+// One float weight column: at most 64 registers, so 4 blocks share an SM (no spills at that).
+template <int K, bool L1, bool Lse, int D, bool One, class T>
+__global__ void __launch_bounds__(kThreads, One && sizeof(T) == 4 ? 4 : 1)
+    small_sum_kernel(SumProblem<T> p, int64_t b0, int64_t tile) {
+  extern __shared__ __align__(16) unsigned char kk_smem[];
+  DeviceRunner r;
+  small_sum_block<K, L1, Lse, D, One>(r, p, b0 + blockIdx.y, blockIdx.x, blockIdx.z, tile,
+                                      kk_smem);
+}
+
+template <int K, bool L1, bool Lse, class T>
+__global__ void __launch_bounds__(kThreads) tiled_sum_kernel(SumProblem<T> p, int64_t b0,
+                                                             int64_t) {
+  extern __shared__ __align__(16) unsigned char kk_smem[];
+  DeviceRunner r;
+  tiled_sum_block<K, L1, Lse>(r, p, b0 + blockIdx.y, blockIdx.x, blockIdx.z,
+                              reinterpret_cast<T*>(kk_smem));
+}
+
 void check(cudaError_t err, const char* what) { kernelkit::cuda::check(err, "kernels", what); }
 
 template <class T>
@@ -44,25 +64,34 @@ void launch(const KernelSumDevArgs& a) {
   p.out = reinterpret_cast<T*>(a.out);
   if (a.batch == 0 || a.m == 0 || a.c == 0) return;
   int64_t budget = std::min<int64_t>(max_dynamic_shared("kernels"), 96 * 1024);
-  int64_t cc = std::min<int64_t>(a.c, kChunk);
-  int threads;
-  int64_t tile;
-  block_shape(a.d, cc, sizeof(T), budget, &threads, &tile);
-  if (tile < 1) throw std::invalid_argument("kernel_sum on the GPU: d too large for one block");
-  int64_t bytes = (threads * a.d + tile * (a.d + cc)) * int64_t(sizeof(T));
+  const Plan pl = plan_sum(a.kind, a.d, a.c, sizeof(T), budget, a.lse);
+  if (pl.tile < 1) throw std::invalid_argument("kernel_sum on the GPU: d too large for one block");
   auto stream = reinterpret_cast<cudaStream_t>(a.stream);
-  dim3 grid(static_cast<unsigned>((a.m + threads - 1) / threads), 1,
+  dim3 grid(static_cast<unsigned>((a.m + pl.queries - 1) / pl.queries), 1,
             static_cast<unsigned>((a.c + kChunk - 1) / kChunk));
-  if (grid.x > 2147483647u || grid.z > 65535u)
+  if ((a.m + pl.queries - 1) / pl.queries > 2147483647 || grid.z > 65535u)
     throw std::invalid_argument("kernel_sum on the GPU: too many queries or weight columns");
-  bool ok = dispatch_kernel<T>(a.kind, a.l1, a.lse, [&](auto k, auto l1c, auto lsec) {
-    auto kernel = kernel_sum_kernel<decltype(k)::value, decltype(l1c)::value,
-                                    decltype(lsec)::value, T>;
-    allow_dynamic_shared(kernel, bytes, "kernels");
+  auto go = [&](auto kernel) {
+    allow_dynamic_shared(kernel, pl.bytes, "kernels");
     for (int64_t b0 = 0; b0 < a.batch; b0 += 65535) {
       grid.y = static_cast<unsigned>(std::min<int64_t>(a.batch - b0, 65535));
-      kernel<<<grid, threads, bytes, stream>>>(p, b0, tile);
+      kernel<<<grid, pl.threads, pl.bytes, stream>>>(p, b0, pl.tile);
       check(cudaGetLastError(), "kernel_sum launch");
+    }
+  };
+  bool ok = dispatch_kernel<T>(a.kind, a.l1, a.lse, [&](auto k, auto l1c, auto lsec) {
+    constexpr int K = decltype(k)::value;
+    constexpr bool L1 = decltype(l1c)::value, Lse = decltype(lsec)::value;
+    if constexpr (!Lse || std::is_same_v<T, double>) {  // dispatch_kernel's rule
+      if constexpr (has_fast_programs<K, Lse, T>) {
+        if (pl.path == kSmall) {
+          return dispatch_small<Lse>(pl.dim, pl.one, [&](auto dc, auto onec) {
+            go(small_sum_kernel<K, L1, Lse, decltype(dc)::value, decltype(onec)::value, T>);
+          });
+        }
+        if (pl.path == kTiled) return go(tiled_sum_kernel<K, L1, Lse, T>);
+      }
+      go(kernel_sum_kernel<K, L1, Lse, T>);
     }
   });
   if (!ok) throw std::invalid_argument("kernel_sum on the GPU: no kernel for this combination");

@@ -1,6 +1,7 @@
 // kernelkit.sparse on the GPU: the block programs of kernelkit/sparse/spgemm_blocks.hpp as
-// CUDA kernels (one block per row of C, hash tables in shared memory or, for the largest
-// rows, in a global workspace), with the launch sequence the CPU emulator mirrors
+// CUDA kernels (one launch per planned bin: small rows many to a block, larger rows a block
+// each, heavy rows a dense bitmap or a global table), with the launch sequence the CPU
+// emulator mirrors
 // (csrc/cpu/sparse_emulator.cpp): row analysis, binning, symbolic count, scan, numeric fill.
 #include <cuda_runtime.h>
 
@@ -23,11 +24,11 @@ using kernelkit::sparse::Semiring;
 void check(cudaError_t err, const char* what) { kernelkit::cuda::check(err, "sparse", what); }
 
 template <class I>
-__global__ void rows_kernel(Problem<I> p, int32_t* bits, unsigned long long* bin_count) {
+__global__ void rows_kernel(Problem<I> p, const int64_t* c_indptr, int32_t* bits,
+                            unsigned long long* bin_count) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < p.m;
        i += int64_t(blockDim.x) * gridDim.x) {
-    int64_t products;
-    int b = row_table_bits(p, i, &products);
+    int b = row_table_bits(p, i, c_indptr);
     bits[i] = b;
     if (b) atomicAdd(&bin_count[bin_of_bits(b)], 1ull);
   }
@@ -41,37 +42,23 @@ __global__ void scatter_kernel(int64_t m, const int32_t* bits, const int64_t* bi
     scatter_row(bits, i, bin_start, bin_fill, order);
 }
 
-// Table memory of this block: dynamic shared memory, or the block's slice of the workspace.
-__device__ char* table_base(bool global, char* workspace, int64_t table_bytes) {
-  extern __shared__ __align__(16) unsigned char kk_smem[];
-  return global ? workspace + blockIdx.x * table_bytes : reinterpret_cast<char*>(kk_smem);
-}
-
 template <class I>
-__global__ void __launch_bounds__(1024) symbolic_kernel(Problem<I> p, const I* order, int64_t first, int bits,
-                                bool global, char* workspace, int64_t* row_nnz) {
-  __shared__ unsigned long long count;
-  int64_t row = order[first + blockIdx.x];
-  int64_t table_bytes = (int64_t(1) << bits) * int64_t(sizeof(I));
-  Table<I, char> t{reinterpret_cast<I*>(table_base(global, workspace, table_bytes)), nullptr,
-                   bits};
+__global__ void __launch_bounds__(1024)
+    symbolic_kernel(Problem<I> p, const I* order, Launch L, char* workspace, int64_t* row_nnz) {
+  extern __shared__ __align__(16) unsigned char kk_smem[];
   DeviceRunner r;
-  symbolic_block(r, p, row, t, &count, &row_nnz[row + 1]);
+  symbolic_block(r, p, order, L, blockIdx.x, reinterpret_cast<char*>(kk_smem), workspace,
+                 row_nnz);
 }
 
 template <class SR, class I, class V>
-__global__ void __launch_bounds__(1024) numeric_kernel(Problem<I> p, const I* order, int64_t first, int bits,
-                               bool global, char* workspace, const int64_t* indptr, bool sort,
-                               I* indices, V* data) {
-  using S = typename SR::S;
-  __shared__ unsigned long long fill;
-  int64_t row = order[first + blockIdx.x];
-  int64_t size = int64_t(1) << bits;
-  char* base = table_base(global, workspace, size * int64_t(sizeof(I) + sizeof(S)));
-  Table<I, S> t{reinterpret_cast<I*>(base + size * sizeof(S)), reinterpret_cast<S*>(base), bits};
+__global__ void __launch_bounds__(1024)
+    numeric_kernel(Problem<I> p, const I* order, Launch L, char* workspace,
+                   const int64_t* indptr, bool sort, I* indices, V* data) {
+  extern __shared__ __align__(16) unsigned char kk_smem[];
   DeviceRunner r;
-  int64_t at = indptr[row];
-  numeric_block<SR>(r, p, row, t, sort, &fill, indptr[row + 1] - at, indices + at, data + at);
+  numeric_block<SR>(r, p, order, L, blockIdx.x, reinterpret_cast<char*>(kk_smem), workspace,
+                    indptr, sort, indices, data);
 }
 
 // Scratch bytes held now and at most (for the benchmark's peak-memory column).
@@ -99,12 +86,13 @@ struct Scratch {
   T* as() const { return static_cast<T*>(ptr); }
 };
 
-// Row analysis and binning: bits per row, the row order grouped by bin, the bin counts.
+// Row analysis and binning: bits per row, the row order grouped by bin, the bin counts
+// (c_indptr null: symbolic sizes, else the numeric phase's from the row lengths).
 template <class I>
 struct Binning {
   Scratch bits, order;
   int64_t bin_count[kMaxBins] = {};
-  Binning(const Problem<I>& p, cudaStream_t s)
+  Binning(const Problem<I>& p, const int64_t* c_indptr, cudaStream_t s)
       : bits(p.m * sizeof(int32_t), s), order(p.m * sizeof(I), s) {
     if (p.m == 0) return;
     Scratch counters(2 * kMaxBins * sizeof(unsigned long long) + kMaxBins * sizeof(int64_t), s);
@@ -113,7 +101,7 @@ struct Binning {
     auto* start = reinterpret_cast<int64_t*>(fill + kMaxBins);
     check(cudaMemsetAsync(count, 0, 2 * kMaxBins * sizeof(unsigned long long), s), "memset");
     int blocks = static_cast<int>(std::min<int64_t>((p.m + 255) / 256, 4096));
-    rows_kernel<I><<<blocks, 256, 0, s>>>(p, bits.as<int32_t>(), count);
+    rows_kernel<I><<<blocks, 256, 0, s>>>(p, c_indptr, bits.as<int32_t>(), count);
     unsigned long long host[kMaxBins];
     check(cudaMemcpyAsync(host, count, sizeof host, cudaMemcpyDeviceToHost, s), "copy");
     check(cudaStreamSynchronize(s), "row analysis");
@@ -156,16 +144,15 @@ int64_t symbolic(const SpgemmArgs& a) {
   auto* indptr = reinterpret_cast<int64_t*>(a.c_indptr);
   check(cudaMemsetAsync(indptr, 0, (p.m + 1) * sizeof(int64_t), s), "memset");
   if (p.m == 0) return 0;
-  Binning<I> bins(p, s);
+  Binning<I> bins(p, nullptr, s);
   int64_t shared = max_dynamic_shared("sparse"), need = 0;
   std::vector<Launch> launches =
-      launch_list(bins.bin_count, sizeof(I), shared, a.workspace_bytes, &need);
+      launch_list(bins.bin_count, sizeof(I), shared, a.workspace_bytes, p.n, &need);
   Scratch work(need, s);
   allow_dynamic_shared(symbolic_kernel<I>, shared, "sparse");
   for (const Launch& L : launches) {
-    int64_t bytes = L.global ? 0 : (int64_t(1) << L.bits) * int64_t(sizeof(I));
-    symbolic_kernel<I><<<static_cast<unsigned>(L.count), L.threads, bytes, s>>>(
-        p, bins.order.template as<I>(), L.first, L.bits, L.global, work.as<char>(), indptr);
+    symbolic_kernel<I><<<static_cast<unsigned>(L.blocks), L.threads, L.smem, s>>>(
+        p, bins.order.template as<I>(), L, work.as<char>(), indptr + 1);
     check(cudaGetLastError(), "symbolic launch");
   }
   size_t temp = 0;
@@ -183,7 +170,7 @@ void numeric(const SpgemmArgs& a) {
   auto s = reinterpret_cast<cudaStream_t>(a.stream);
   Problem<I> p = problem<I>(a);
   if (p.m == 0) return;
-  Binning<I> bins(p, s);
+  Binning<I> bins(p, reinterpret_cast<const int64_t*>(a.c_indptr), s);
   int64_t shared = max_dynamic_shared("sparse");
   bool ok = dispatch_semiring(static_cast<Semiring>(a.semiring), a.value_code,
                               [&](auto sr_tag, auto v_tag) {
@@ -191,14 +178,13 @@ void numeric(const SpgemmArgs& a) {
     using V = typename decltype(v_tag)::type;
     int64_t slot_bytes = sizeof(I) + sizeof(typename SR::S), need = 0;
     std::vector<Launch> launches =
-        launch_list(bins.bin_count, slot_bytes, shared, a.workspace_bytes, &need);
+        launch_list(bins.bin_count, slot_bytes, shared, a.workspace_bytes, p.n, &need);
     Scratch work(need, s);
     auto kernel = numeric_kernel<SR, I, V>;
     allow_dynamic_shared(kernel, shared, "sparse");
     for (const Launch& L : launches) {
-      int64_t bytes = L.global ? 0 : (int64_t(1) << L.bits) * slot_bytes;
-      kernel<<<static_cast<unsigned>(L.count), L.threads, bytes, s>>>(
-          p, bins.order.template as<I>(), L.first, L.bits, L.global, work.as<char>(),
+      kernel<<<static_cast<unsigned>(L.blocks), L.threads, L.smem, s>>>(
+          p, bins.order.template as<I>(), L, work.as<char>(),
           reinterpret_cast<const int64_t*>(a.c_indptr), a.sort,
           reinterpret_cast<I*>(a.c_indices), reinterpret_cast<V*>(a.c_data));
       check(cudaGetLastError(), "numeric launch");

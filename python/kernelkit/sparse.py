@@ -340,7 +340,8 @@ def _spgemm_cuda(A, B, semiring, mask, complement_mask, sort_indices, index_dtyp
                                             sort_indices, index, run)
     if int(indptr[-1]) > _I32_MAX:
         raise ValueError("nnz(C) exceeds the int32 indices of cupyx.scipy.sparse")
-    C = csp.csr_matrix((data, indices.astype(np.int32), indptr.astype(np.int32)), shape=(m, n))
+    C = csp.csr_matrix((data, indices.astype(np.int32, copy=False), indptr.astype(np.int32)),
+                       shape=(m, n))
     if sort_indices:
         C.has_canonical_format = True
     return C

@@ -2,11 +2,20 @@
 // emulator (see kernelkit/sparse/spgemm_blocks.hpp for the Runner convention: run(f) is "every
 // thread calls f(tid), then a barrier"; Runner::Local<S> is one S per thread).
 //
-// A block owns `threads` queries of one problem and up to kChunk weight columns. It keeps its
-// queries (centred and scaled in double, then rounded to T, as on the CPU) in shared memory
-// and walks the data in tiles staged through shared memory; every thread keeps the running
-// reduction of its query in registers: a compensated sum (float) or a plain one (double), or
-// an online logsumexp (running maximum and the sum scaled by it).
+// Three block programs; plan_sum picks one for (d, c, dtype, shared memory), for the CUDA
+// launcher and the emulator alike:
+// - small d (<= 8): d is a compile-time D (1, 2, 3, 4, or 8 with zero padding); each thread
+//   keeps kSmallQpt queries in registers and walks one lane of every data tile (a warp reads
+//   two points: shared-memory broadcasts that feed kSmallQpt pairs each); plain sums over a
+//   tile, added into compensated running sums; the lanes of a query are combined at the end.
+//   Small blocks (32 queries) keep the last wave of blocks short.
+// - tiled (larger d while a block's queries and a data tile fit): GEMM-like register tiles of
+//   kTileQ queries x tile_p<T> points per thread, the distances through the cross term
+//   |x|^2 + |y|^2 - 2 x.y (one FMA per coordinate) where the norms keep it accurate (the CPU
+//   engine's rule), by direct differences otherwise; kernel values go through shared memory
+//   and are reduced against the weights per (query, column).
+// - generic: one query per thread, runtime d (any d that fits; rare shapes).
+// Queries and data are centred and scaled in double, then rounded to T, as on the CPU.
 #pragma once
 #include <math.h>
 #include <stdint.h>
@@ -15,6 +24,13 @@
 
 #include "kernelkit/config.hpp"
 #include "kernelkit/kernels/kernel_functions.hpp"
+
+// Loops over per-thread arrays must unroll on the GPU, or the arrays go to local memory.
+#if defined(__CUDA_ARCH__)
+#define KK_SUM_UNROLL _Pragma("unroll")
+#else
+#define KK_SUM_UNROLL
+#endif
 
 namespace kernelkit::kernels::blocks {
 
@@ -112,7 +128,8 @@ KK_FN T kernel_log_value(T q, const Params& p) {
   else return log_value<K, !L1, ScalarMath, T, T>(q, p);
 }
 
-// Block (query tile qt, problem b, column chunk cb): out[b, qt*threads + tid, cb*kChunk + col].
+// Generic block (query tile qt, problem b, column chunk cb): out[b, qt*threads + tid,
+// cb*kChunk + col].
 // smem: threads * d + tile * (d + cc) elements of T.
 template <int K, bool L1, bool Lse, class Runner, class T>
 KK_FN void kernel_sum_block(Runner& r, const SumProblem<T>& p, int64_t b, int64_t qt, int64_t cb,
@@ -170,6 +187,450 @@ KK_FN void kernel_sum_block(Runner& r, const SumProblem<T>& p, int64_t b, int64_
     T* o = p.out + (b * p.m + j) * p.c + c0;
     for (int64_t col = 0; col < cc; ++col) o[col] = st[tid].acc[col].value();
   });
+}
+
+
+// ---- small d ---------------------------------------------------------------------------------
+
+constexpr int kThreads = 256;                       // threads of the small and tiled blocks
+constexpr int kSmallLanes = 16;                     // threads sharing a query, splitting a tile
+constexpr int kSmallGroups = kThreads / kSmallLanes;
+constexpr int kSmallQpt = 2;                        // queries per thread
+constexpr int kSmallQueries = kSmallGroups * kSmallQpt;
+constexpr int kSmallMaxTile = 512;                  // a lane's plain tile sum: <= 32 terms
+
+// Compile-time dimension for d (0: not small).
+KK_FN int small_dim(int64_t d) { return d <= 4 ? int(d) : d <= 8 ? 8 : 0; }
+
+// A data point in shared memory: D coordinates, the weight after them when there is one weight
+// column (One), padded to a power of two so one vector load reads it.
+KK_HD constexpr int small_stride(int D, bool one) {
+  int s = 1;
+  while (s < D + (one ? 1 : 0)) s *= 2;
+  return s;
+}
+template <class T, int S>
+struct alignas(S * sizeof(T) < 16 ? S * sizeof(T) : 16) Rec {
+  T v[S];
+};
+
+template <class T, bool Lse>
+using Running = std::conditional_t<Lse, RunningLse<T>, RunningSum<T>>;
+
+template <class T, bool Lse, int D, int NC>
+struct SmallState {
+  T y[kSmallQpt][D];
+  Running<T, Lse> acc[kSmallQpt][NC];
+};
+
+// Thread tid = lane * kSmallGroups + g owns queries qt * kSmallQueries + g + kSmallGroups * i
+// (i < kSmallQpt) and points lane, lane + kSmallLanes, ... of every tile; a warp is two lanes.
+// smem: tile records Rec<T, small_stride(D, One)>, then (not One) tile * cc weights; at the end
+// it holds kThreads * kSmallQpt lane results.
+template <int K, bool L1, bool Lse, int D, bool One, class Runner, class T>
+KK_FN void small_sum_block(Runner& r, const SumProblem<T>& p, int64_t b, int64_t qt, int64_t cb,
+                           int64_t tile, void* smem) {
+  constexpr int S = small_stride(D, One), NC = One ? 1 : kChunk;
+  using R = Rec<T, S>;
+  using State = SmallState<T, Lse, D, NC>;
+  const int nth = r.threads();
+  const int d = int(p.d);
+  const int64_t c0 = cb * kChunk;
+  const int cc = int(p.c - c0 < kChunk ? p.c - c0 : kChunk);
+  R* recs = static_cast<R*>(smem);
+  T* ws = reinterpret_cast<T*>(recs + tile);
+  const T* x = p.x + p.x_index[b] * p.n * d;
+  const T* y = p.y + p.y_index[b] * p.m * d;
+  const T* w = p.w + p.w_index[b] * p.n * p.c + c0;
+  const double* center = p.center + p.x_index[b] * d;
+  const double* scale = p.scale + b * d;
+  const int64_t j0 = qt * kSmallQueries;
+  typename Runner::template Local<State> st(r);
+  r.run([&](int tid) {
+    State& s = st[tid];
+    s = State{};
+    KK_SUM_UNROLL
+    for (int i = 0; i < kSmallQpt; ++i) {
+      int64_t j = j0 + tid % kSmallGroups + kSmallGroups * i;
+      KK_SUM_UNROLL
+      for (int k = 0; k < D; ++k)
+        s.y[i][k] = j < p.m && k < d ? T((double(y[j * d + k]) - center[k]) * scale[k]) : T(0);
+    }
+  });
+  for (int64_t i0 = 0; i0 < p.n; i0 += tile) {
+    const int tn = int(p.n - i0 < tile ? p.n - i0 : tile);
+    r.run([&](int tid) {
+      for (int pi = tid; pi < tn; pi += nth) {
+        const T* xp = x + (i0 + pi) * d;
+        R rec;
+        KK_SUM_UNROLL
+        for (int k = 0; k < S; ++k)
+          rec.v[k] = k < d ? T((double(xp[k]) - center[k]) * scale[k]) : T(0);
+        if constexpr (One) rec.v[D] = w[(i0 + pi) * p.c];
+        recs[pi] = rec;
+        if constexpr (!One)
+          for (int col = 0; col < cc; ++col) ws[pi * cc + col] = w[(i0 + pi) * p.c + col];
+      }
+    });
+    r.run([&](int tid) {
+      State& s = st[tid];
+      const int g = tid % kSmallGroups;
+      T part[kSmallQpt][NC] = {};  // plain sums over this tile (sum reduction)
+      for (int pi = tid / kSmallGroups; pi < tn; pi += kSmallLanes) {
+        const R rec = recs[pi];
+        KK_SUM_UNROLL
+        for (int i = 0; i < kSmallQpt; ++i) {
+          T q = 0;
+          KK_SUM_UNROLL
+          for (int k = 0; k < D; ++k) {
+            T diff = rec.v[k] - s.y[i][k];
+            q = L1 ? q + (diff < T(0) ? -diff : diff) : q + diff * diff;
+          }
+          if constexpr (Lse) {
+            if (p.exclude_self && i0 + pi == j0 + g + kSmallGroups * i) continue;
+            T lk = kernel_log_value<K, L1>(q, p.params);
+            KK_SUM_UNROLL
+            for (int col = 0; col < NC; ++col)
+              if (One || col < cc) s.acc[i][col].add(lk + (One ? rec.v[D] : ws[pi * cc + col]));
+          } else {
+            T kv = kernel_value<K, L1>(q, p.params);
+            KK_SUM_UNROLL
+            for (int col = 0; col < NC; ++col)
+              if (One || col < cc) part[i][col] += kv * (One ? rec.v[D] : ws[pi * cc + col]);
+          }
+        }
+      }
+      if constexpr (!Lse) {
+        KK_SUM_UNROLL
+        for (int i = 0; i < kSmallQpt; ++i) {
+          KK_SUM_UNROLL
+          for (int col = 0; col < NC; ++col) s.acc[i][col].add(part[i][col]);
+        }
+      }
+    });
+  }
+  // Combine the lanes of each query, one column at a time (the tile memory is free now).
+  T* red = static_cast<T*>(smem);
+  for (int col = 0; col < cc; ++col) {
+    r.run([&](int tid) {
+      KK_SUM_UNROLL
+      for (int i = 0; i < kSmallQpt; ++i) {
+        KK_SUM_UNROLL
+        for (int cx = 0; cx < NC; ++cx)  // constant indices keep acc in registers
+          if (cx == col) red[tid * kSmallQpt + i] = st[tid].acc[i][cx].value();
+      }
+    });
+    r.run([&](int tid) {
+      if (tid >= kSmallGroups) return;
+      KK_SUM_UNROLL
+      for (int i = 0; i < kSmallQpt; ++i) {
+        int64_t j = j0 + tid + kSmallGroups * i;
+        if (j >= p.m) continue;
+        const T* lanes = red + tid * kSmallQpt + i;  // lane l at l * kSmallGroups * kSmallQpt
+        T v;
+        if constexpr (Lse) {
+          RunningLse<T> a;
+          for (int l = 0; l < kSmallLanes; ++l) a.add(lanes[l * kSmallGroups * kSmallQpt]);
+          v = a.value();
+        } else {
+          double a = 0;
+          for (int l = 0; l < kSmallLanes; ++l) a += double(lanes[l * kSmallGroups * kSmallQpt]);
+          v = T(a);
+        }
+        p.out[(b * p.m + j) * p.c + c0 + col] = v;
+      }
+    });
+  }
+}
+
+// ---- tiled (larger d) ------------------------------------------------------------------------
+
+constexpr int kTileQ = 4;                          // queries per thread
+template <class T>
+constexpr int tile_p = sizeof(T) == 4 ? 4 : 2;     // points per thread (double: half the memory)
+constexpr int kTiledQueries = 16 * kTileQ;         // the 256 threads are 16 x 16
+template <class T>
+constexpr int tiled_points = 16 * tile_p<T>;
+// The cross term's error in r^2 is about 3 eps (|x|^2 + |y|^2) in bandwidth units: used from
+// d = 16 on while both norms stay below this (as the CPU engine does).
+constexpr int kDotMinD = 16;
+template <class T>
+constexpr double kDotMaxNorm = sizeof(T) == 8 ? 64.0 : 2.0;
+
+template <class T, int N>
+struct alignas(16) Vec {
+  T v[N];
+};
+
+// Shared memory of a tiled block, in elements of T; rows padded by 16 bytes so that rows stay
+// 16-byte aligned and the transposing stores spread over the banks.
+template <class T>
+struct TiledLayout {
+  static constexpr int pad = 16 / sizeof(T);
+  static constexpr int qs = kTiledQueries + pad;     // row stride of the queries, d rows
+  static constexpr int ps = tiled_points<T> + pad;   // row stride of the points, d rows
+  static constexpr int ks = tiled_points<T> + 1;     // row stride of the kernel values
+  static constexpr int parts = kThreads / tiled_points<T>;  // partial norms per point
+  int64_t ys, xs, xn, yn, kv, ws, size;
+  KK_HD TiledLayout(int64_t d, int64_t cc) {
+    ys = 0;
+    xs = ys + d * qs;
+    xn = xs + d * ps;                               // double[parts * points]
+    yn = xn + parts * tiled_points<T> * 8 / int64_t(sizeof(T));
+    kv = yn + kTiledQueries;
+    ws = kv + kTiledQueries * ks;
+    size = ws + tiled_points<T> * cc;
+  }
+};
+
+template <class T, bool Lse>
+struct TiledState {
+  Running<T, Lse> acc[kChunk / 4];  // columns cg, cg + 4 of query tid % 64 (cg = tid / 64)
+};
+
+// Thread (tq, tp) = (tid / 16, tid % 16) computes queries kTileQ * tq + i against points
+// tile_p * tp + j of each tile; then thread tid reduces query tid % 64 for columns tid / 64 and
+// tid / 64 + 4.
+template <int K, bool L1, bool Lse, class Runner, class T>
+KK_FN void tiled_sum_block(Runner& r, const SumProblem<T>& p, int64_t b, int64_t qt, int64_t cb,
+                           T* smem) {
+  constexpr int QM = kTileQ, PM = tile_p<T>, BQ = kTiledQueries, BP = tiled_points<T>;
+  using L = TiledLayout<T>;
+  static_assert(kThreads == 4 * BQ && kChunk == 8, "4 column groups of 2 per query");
+  const int nth = r.threads();
+  const int d = int(p.d);
+  const int64_t c0 = cb * kChunk;
+  const int cc = int(p.c - c0 < kChunk ? p.c - c0 : kChunk);
+  const L lay(d, cc);
+  T* ys = smem + lay.ys;
+  T* xs = smem + lay.xs;
+  double* xn = reinterpret_cast<double*>(smem + lay.xn);
+  T* yn = smem + lay.yn;
+  T* kv = smem + lay.kv;
+  T* ws = smem + lay.ws;
+  const T* x = p.x + p.x_index[b] * p.n * d;
+  const T* y = p.y + p.y_index[b] * p.m * d;
+  const T* w = p.w + p.w_index[b] * p.n * p.c + c0;
+  const double* center = p.center + p.x_index[b] * d;
+  const double* scale = p.scale + b * d;
+  const int64_t j0 = qt * BQ;
+  const bool may_dot = !L1 && d >= kDotMinD;
+  typename Runner::template Local<TiledState<T, Lse>> st(r);
+  // Transposed staging: element e = row * d + k of `rows` rows from src goes to dst[k * ld + row]
+  // (rows >= valid are zero); the row and column advance without a division.
+  auto stage = [&](int tid, const T* src, int valid, int rows, int ld, T* dst) {
+    const int sr = nth / d, sk = nth - sr * d;
+    int row = tid / d, k = tid - row * d;
+    for (int e = tid; e < rows * d; e += nth) {
+      dst[k * ld + row] = row < valid ? T((double(src[e]) - center[k]) * scale[k]) : T(0);
+      row += sr;
+      k += sk;
+      if (k >= d) k -= d, ++row;
+    }
+  };
+  const int qvalid = int(p.m - j0 < BQ ? p.m - j0 : BQ);
+  r.run([&](int tid) {
+    stage(tid, y + j0 * d, qvalid, BQ, L::qs, ys);
+    st[tid] = TiledState<T, Lse>{};
+  });
+  r.run([&](int tid) {
+    if (tid >= BQ) return;
+    double a = 0;
+    for (int k = 0; k < d; ++k) {
+      const double v = ys[k * L::qs + tid];
+      a += v * v;
+    }
+    yn[tid] = T(a);
+  });
+  for (int64_t i0 = 0; i0 < p.n; i0 += BP) {
+    const int tn = int(p.n - i0 < BP ? p.n - i0 : BP);
+    r.run([&](int tid) {
+      stage(tid, x + i0 * d, tn, BP, L::ps, xs);
+      for (int e = tid; e < BP * cc; e += nth) {
+        int pi = e / cc;
+        ws[e] = pi < tn ? w[(i0 + pi) * p.c + (e - pi * cc)] : T(0);
+      }
+    });
+    r.run([&](int tid) {  // partial squared norms of the points, in double
+      if (!may_dot) return;
+      const int pi = tid % BP, part = tid / BP;
+      double a = 0;
+      for (int k = part; k < d; k += L::parts) {
+        const double v = xs[k * L::ps + pi];
+        a += v * v;
+      }
+      xn[part * BP + pi] = a;
+    });
+    r.run([&](int tid) {
+      const int tq = tid / 16, tp = tid % 16;
+      T qn[QM], pn[PM];
+      bool dot = may_dot;
+      KK_SUM_UNROLL
+      for (int i = 0; i < QM; ++i) {
+        qn[i] = yn[QM * tq + i];
+        dot = dot && qn[i] <= T(kDotMaxNorm<T>);
+      }
+      KK_SUM_UNROLL
+      for (int j = 0; j < PM; ++j) {
+        double a = 0;
+        if (may_dot)
+          KK_SUM_UNROLL
+          for (int part = 0; part < L::parts; ++part) a += xn[part * BP + PM * tp + j];
+        pn[j] = T(a);
+        dot = dot && pn[j] <= T(kDotMaxNorm<T>);  // NaN: no
+      }
+      T acc[QM][PM] = {};
+      const T* yk = ys + QM * tq;
+      const T* xk = xs + PM * tp;
+      if (dot) {
+        for (int k = 0; k < d; ++k, yk += L::qs, xk += L::ps) {
+          const Vec<T, QM> a = *reinterpret_cast<const Vec<T, QM>*>(yk);
+          const Vec<T, PM> c = *reinterpret_cast<const Vec<T, PM>*>(xk);
+          KK_SUM_UNROLL
+          for (int i = 0; i < QM; ++i)
+            KK_SUM_UNROLL
+            for (int j = 0; j < PM; ++j) acc[i][j] += a.v[i] * c.v[j];
+        }
+        KK_SUM_UNROLL
+        for (int i = 0; i < QM; ++i)
+          KK_SUM_UNROLL
+          for (int j = 0; j < PM; ++j) {
+            T q = (qn[i] + pn[j]) - (acc[i][j] + acc[i][j]);
+            acc[i][j] = q < T(0) ? T(0) : q;  // NaN stays
+          }
+      } else {
+        for (int k = 0; k < d; ++k, yk += L::qs, xk += L::ps) {
+          const Vec<T, QM> a = *reinterpret_cast<const Vec<T, QM>*>(yk);
+          const Vec<T, PM> c = *reinterpret_cast<const Vec<T, PM>*>(xk);
+          KK_SUM_UNROLL
+          for (int i = 0; i < QM; ++i)
+            KK_SUM_UNROLL
+            for (int j = 0; j < PM; ++j) {
+              T diff = c.v[j] - a.v[i];
+              acc[i][j] += L1 ? (diff < T(0) ? -diff : diff) : diff * diff;
+            }
+        }
+      }
+      KK_SUM_UNROLL
+      for (int i = 0; i < QM; ++i)
+        KK_SUM_UNROLL
+        for (int j = 0; j < PM; ++j) {
+          const int pi = PM * tp + j;
+          T v;
+          if constexpr (Lse) {
+            v = pi < tn ? kernel_log_value<K, L1>(acc[i][j], p.params) : T(-INFINITY);
+          } else {
+            v = pi < tn ? kernel_value<K, L1>(acc[i][j], p.params) : T(0);
+          }
+          kv[(QM * tq + i) * L::ks + pi] = v;
+        }
+    });
+    r.run([&](int tid) {
+      const int qi = tid % BQ, cg = tid / BQ;
+      TiledState<T, Lse>& s = st[tid];
+      const T* kq = kv + qi * L::ks;
+      KK_SUM_UNROLL
+      for (int h = 0; h < kChunk / 4; ++h) {
+        const int col = cg + 4 * h;
+        if (col >= cc) break;
+        if constexpr (Lse) {
+          const int64_t self = p.exclude_self ? j0 + qi - i0 : -1;  // the pair to skip
+          for (int pi = 0; pi < tn; ++pi)
+            if (pi != self) s.acc[h].add(kq[pi] + ws[pi * cc + col]);
+        } else {
+          // plain over <= 64 terms, compensated across tiles; two chains halve the latency
+          T part0 = 0, part1 = 0;
+          int pi = 0;
+          for (; pi + 1 < tn; pi += 2) {
+            part0 += kq[pi] * ws[pi * cc + col];
+            part1 += kq[pi + 1] * ws[(pi + 1) * cc + col];
+          }
+          if (pi < tn) part0 += kq[pi] * ws[pi * cc + col];
+          s.acc[h].add(part0 + part1);
+        }
+      }
+    });
+  }
+  r.run([&](int tid) {
+    const int qi = tid % BQ, cg = tid / BQ;
+    const int64_t j = j0 + qi;
+    if (j >= p.m) return;
+    KK_SUM_UNROLL
+    for (int h = 0; h < kChunk / 4; ++h) {
+      const int col = cg + 4 * h;
+      if (col < cc) p.out[(b * p.m + j) * p.c + c0 + col] = st[tid].acc[h].value();
+    }
+  });
+}
+
+// ---- choosing the block program --------------------------------------------------------------
+
+enum Path : int { kGeneric = 0, kSmall, kTiled };
+
+struct Plan {
+  int path = kGeneric;
+  int dim = 0;         // small: compile-time D
+  bool one = false;    // small: one weight column, stored with the point
+  int threads = 0;
+  int64_t queries = 0; // per block
+  int64_t tile = 0;    // data points per tile (small, generic); 0: does not fit
+  int64_t bytes = 0;   // dynamic shared memory
+};
+
+// The block program, block shape and shared memory for kernel `kind`, dimension d, c weight
+// columns, element size sz, within shared_bytes; the CUDA launcher and the emulator both
+// follow it. has_fast_programs<K, Lse, T> says which instantiations can be picked.
+KK_FN Plan plan_sum(int kind, int64_t d, int64_t c, int64_t sz, int64_t shared_bytes, bool lse) {
+  Plan pl;
+  const int64_t cc = c < kChunk ? c : kChunk;
+  // the general Matern is dominated by its Bessel function: the generic program
+  const int D = kind == kMaternGeneral ? -1 : small_dim(d);
+  if (D > 0) {
+    const bool one = c == 1 && !lse;  // logsumexp keeps one instantiation per D
+    const int64_t rec = small_stride(D, one) * sz + (one ? 0 : cc * sz);
+    const int64_t red = kThreads * kSmallQpt * sz;
+    int64_t tile = shared_bytes / rec;
+    tile = tile > kSmallMaxTile ? kSmallMaxTile : tile;
+    if (tile >= 16 && shared_bytes >= red) {
+      pl.path = kSmall, pl.dim = D, pl.one = one, pl.threads = kThreads;
+      pl.queries = kSmallQueries, pl.tile = tile;
+      pl.bytes = tile * rec > red ? tile * rec : red;
+      return pl;
+    }
+  }
+  const int64_t tiled =
+      (sz == 4 ? TiledLayout<float>(d, cc).size : TiledLayout<double>(d, cc).size) * sz;
+  if (D == 0 && tiled <= shared_bytes) {
+    pl.path = kTiled, pl.threads = kThreads, pl.queries = kTiledQueries;
+    pl.tile = sz == 4 ? tiled_points<float> : tiled_points<double>;
+    pl.bytes = tiled;
+    return pl;
+  }
+  block_shape(d, cc, sz, shared_bytes, &pl.threads, &pl.tile);
+  pl.queries = pl.threads;
+  pl.bytes = (pl.threads * d + pl.tile * (d + cc)) * sz;
+  return pl;
+}
+
+template <int K, bool Lse, class T>
+constexpr bool has_fast_programs = K != kMaternGeneral && (!Lse || std::is_same_v<T, double>);
+
+// Calls f(integral_constant<int, D>, bool_constant<One>) for a small plan (One only for sums).
+template <bool Lse, class F>
+void dispatch_small(int dim, bool one, F&& f) {
+  auto go = [&](auto D) {
+    if constexpr (!Lse) {
+      if (one) return f(D, std::true_type{});
+    }
+    f(D, std::false_type{});
+  };
+  switch (dim) {
+    case 1: return go(std::integral_constant<int, 1>{});
+    case 2: return go(std::integral_constant<int, 2>{});
+    case 3: return go(std::integral_constant<int, 3>{});
+    case 4: return go(std::integral_constant<int, 4>{});
+    default: return go(std::integral_constant<int, 8>{});
+  }
 }
 
 }  // namespace kernelkit::kernels::blocks

@@ -1,16 +1,17 @@
 // Row-wise hash SpGEMM as GPU thread-block programs, shared by the CUDA kernels and the CPU
 // block emulator (tests run the same code without a GPU; see DESIGN.md).
 //
-// One block per row of C. A block program is a sequence of phases separated by barriers: a
-// Runner executes run(f) as "every thread t of the block calls f(t), then barrier" (CUDA: f
-// (threadIdx.x); __syncthreads(); the emulator: a loop over t). Phases touch the row's table
-// only through the atomics below, which are plain operations on the host.
+// A block program is a sequence of phases separated by barriers: a Runner executes run(f) as
+// "every thread t of the block calls f(t), then barrier" (CUDA: f(threadIdx.x);
+// __syncthreads(); the emulator: a loop over t). Phases share data only through shared or
+// global memory and the atomics below, which are plain operations on the host.
 //
-// Per row: clear a power-of-two open-addressing table (load <= 1/2, sized from the row's
-// product count), insert every product (key by atomicCAS, value by the semiring's atomic),
-// then either count the keys (symbolic phase) or sort the table by key with a bitonic network
-// and write the row (numeric phase). Tables live in shared memory, or for rows too large for it
-// in a global-memory workspace. Rows are binned by table size so a launch has one shape.
+// Rows are binned by table size (symbolic: from the product count; numeric: from the exact
+// row nnz) so a launch has one shape; see plan_launches for the three programs (small rows
+// many to a block in shared hash tables, sorted by rank; larger rows a block each, bitonic
+// sort; heavy rows a dense bitmap over the columns, or a global-memory table when n is too
+// wide for shared memory). Hash tables: power-of-two open addressing, load <= 1/2, keys by
+// atomicCAS, values by the semiring's atomic.
 #pragma once
 #include <stdint.h>
 
@@ -201,28 +202,35 @@ KK_FN bool in_mask_row(const Problem<I>& p, int64_t row, I col) {
 constexpr int kMinBits = 3;   // tables of at least 8 slots
 constexpr int kMaxBins = 40;  // bits 3 .. 42
 
-// Thread-per-row phase: log2 of row i's table size (0 for a row with nothing to compute) from
-// its product count, capped by the distinct columns it can have (n, or the mask row).
+// Thread-per-row phase: log2 of row i's table size (0 for a row with nothing to compute).
+// Symbolic (c_indptr null): from the row's product count, capped by the distinct columns it
+// can have: n, the mask row, and the span of its columns (B's rows are sorted, so a B row
+// spans its first to its last column; a banded row's span is far below its products).
+// Numeric: from the row's exact nnz, the symbolic phase's result in c_indptr.
 template <class I>
-KK_FN int row_table_bits(const Problem<I>& p, int64_t i, int64_t* products) {
-  int64_t prod = row_products(p.a_indptr, p.a_indices, p.b_indptr, i);
-  *products = prod;
-  int64_t keys = prod < p.n ? prod : p.n;
-  if (p.mask_indptr && !p.complement) {
-    int64_t mk = p.mask_indptr[i + 1] - p.mask_indptr[i];
-    keys = mk < keys ? mk : keys;
+KK_FN int row_table_bits(const Problem<I>& p, int64_t i, const int64_t* c_indptr) {
+  int64_t keys;
+  if (c_indptr) {
+    keys = c_indptr[i + 1] - c_indptr[i];
+  } else {
+    int64_t prod = 0, lo = p.n, hi = -1;
+    for (int64_t pa = p.a_indptr[i]; pa < p.a_indptr[i + 1]; ++pa) {
+      I k = p.a_indices[pa];
+      int64_t b0 = p.b_indptr[k], b1 = p.b_indptr[k + 1];
+      if (b1 == b0) continue;
+      prod += b1 - b0;
+      lo = p.b_indices[b0] < lo ? int64_t(p.b_indices[b0]) : lo;
+      hi = p.b_indices[b1 - 1] > hi ? int64_t(p.b_indices[b1 - 1]) : hi;
+    }
+    keys = prod < hi - lo + 1 ? prod : hi - lo + 1;
+    if (p.mask_indptr && !p.complement) {
+      int64_t mk = p.mask_indptr[i + 1] - p.mask_indptr[i];
+      keys = mk < keys ? mk : keys;
+    }
   }
-  return keys == 0 ? 0 : table_bits(keys);
+  return keys <= 0 ? 0 : table_bits(keys);
 }
 KK_FN int bin_of_bits(int bits) { return bits == 0 ? -1 : bits - kMinBits; }
-
-// Threads per block for a table of 2^bits slots (power of two, 32..256; 1024 for the global
-// workspace, where rows are few and large).
-KK_FN int block_threads(int bits, bool global) {
-  if (global) return 1024;
-  int t = bits > 1 ? 1 << (bits - 1) : 1;
-  return t < 32 ? 32 : t > 256 ? 256 : t;
-}
 
 // Thread-per-row phase after the bin counts are scanned into bin_start: row i's place in the
 // row order (rows grouped by bin; order within a bin is arbitrary on the GPU).
@@ -239,61 +247,131 @@ KK_FN void scatter_row(const int32_t* bits, int64_t i, const int64_t* bin_start,
   order[bin_start[b] + static_cast<int64_t>(pos)] = static_cast<I>(i);
 }
 
-// One launch: `count` rows of one bin from position `first` of the row order, tables of 2^bits
-// slots in shared memory or, when they do not fit, `batch` rows at a time in the workspace.
+// ---- launch plan ---------------------------------------------------------------------------
+// Three block programs, one per launch:
+//  kShared  hash tables in shared memory; tables of up to 2^kGroupBits slots take `group`
+//           threads per row and several rows per block (a block per small row would spend
+//           its time on barriers) and are sorted by rank; larger ones take a block per row
+//           and a bitonic sort;
+//  kDense   a bitmap over all n columns in shared memory, for rows whose table would be as
+//           large as the bitmap or not fit in shared memory (no hashing, no sort);
+//  kGlobal  a hash table per row in the global workspace, `batch` rows per launch (rows too
+//           large for shared memory when n is too wide for the bitmap).
+enum Kind : int { kShared = 0, kGlobal = 1, kDense = 2 };
+constexpr int kGroupBits = 10;  // up to 512 keys: ranking beats a 55-phase bitonic network
+constexpr int kGroupThreads = 256;
+constexpr int kDenseMaxThreads = 512;  // ~62 registers a thread: two such blocks per SM
+
+KK_FN int64_t counter_bytes(int64_t rows) { return (rows * 8 + 15) / 16 * 16; }
+KK_FN int64_t dense_words(int64_t n) { return (n + 31) / 32; }
+// Counter, bitmap, word offsets, per-thread sums, 32 run sums.
+KK_FN int64_t dense_bytes(int64_t n) {
+  return 16 + 8 * dense_words(n) + 4 * (kDenseMaxThreads + 32);
+}
+
+// One launch: `count` rows of one bin from position `first` of the row order, in `blocks`
+// blocks of `threads` threads, `group` threads per row (threads / group rows per block),
+// `smem` bytes of dynamic shared memory.
 struct Launch {
-  int bits = 0, threads = 0;
-  bool global = false;
-  int64_t first = 0, count = 0;
+  int bits = 0, threads = 0, group = 0, kind = kShared;
+  int64_t smem = 0;
+  int64_t first = 0, count = 0, blocks = 0;
 };
 
 // Launches for the bins (bin_count[b] rows with 2^(b + kMinBits)-slot tables), tables of
-// slot_bytes per slot, at most shared_bytes of shared memory per block, rows of the global
-// bins `batch` at a time so that a batch's tables fit in workspace_bytes (at least one row).
-// Returns the number of launches written to out (at most kMaxBins * ceil(rows / batch)); with
-// out == nullptr only counts them. *workspace_needed gets the workspace the launches use.
+// slot_bytes per slot, at most shared_bytes of shared memory per block, n columns, rows of
+// the global bins `batch` at a time so that a batch's tables fit in workspace_bytes (at least
+// one row). Returns the number of launches written to out; with out == nullptr only counts
+// them. *workspace_needed gets the workspace the launches use.
 KK_FN int64_t plan_launches(const int64_t* bin_count, int64_t slot_bytes, int64_t shared_bytes,
-                            int64_t workspace_bytes, Launch* out, int64_t* workspace_needed) {
-  int64_t n = 0, first = 0, need = 0;
+                            int64_t workspace_bytes, int64_t n, Launch* out,
+                            int64_t* workspace_needed) {
+  int64_t nl = 0, first = 0, need = 0;
   for (int b = 0; b < kMaxBins; ++b) {
     int64_t rows = bin_count[b];
     if (rows == 0) continue;
-    int bits = b + kMinBits;
-    int64_t table = (int64_t(1) << bits) * slot_bytes;
-    bool global = table > shared_bytes;
-    int64_t batch = rows;
-    if (global) {
+    Launch L;
+    L.bits = b + kMinBits;
+    int64_t size = int64_t(1) << L.bits, table = size * slot_bytes;
+    int64_t per = 1, batch = rows < 2147483647 ? rows : 2147483647;
+    // grouped rows: the table and half a table for the compacted row
+    int64_t row_bytes = L.bits <= kGroupBits ? table + table / 2 : table;
+    bool fits = counter_bytes(1) + row_bytes <= shared_bytes;
+    if (dense_bytes(n) <= shared_bytes && (dense_words(n) <= size || !fits)) {
+      L.kind = kDense;
+      int64_t t = size / 2 < 256 ? 256 : size / 2 > kDenseMaxThreads ? kDenseMaxThreads : size / 2;
+      L.threads = L.group = static_cast<int>(t);
+      L.smem = dense_bytes(n);
+    } else if (fits) {
+      L.kind = kShared;
+      if (L.bits <= kGroupBits) {
+        L.group = L.bits - 2 < 2 ? 4 : 1 << (L.bits - 2);
+        per = kGroupThreads / L.group;
+        while (per > 1 && counter_bytes(per) + per * row_bytes > shared_bytes) per /= 2;
+      } else {
+        L.group = 256;
+      }
+      L.threads = static_cast<int>(per) * L.group;
+      L.smem = counter_bytes(per) + per * row_bytes;
+    } else {
+      L.kind = kGlobal;
+      L.threads = L.group = 1024;
+      L.smem = counter_bytes(1);
       batch = workspace_bytes / table;
       if (batch < 1) batch = 1;
       if (batch > rows) batch = rows;
       if (batch > 65535) batch = 65535;
       need = need > batch * table ? need : batch * table;
-    } else if (batch > 2147483647) {
-      batch = 2147483647;
     }
-    for (int64_t done = 0; done < rows; done += batch, ++n) {
-      if (out) {
-        out[n].bits = bits;
-        out[n].threads = block_threads(bits, global);
-        out[n].global = global;
-        out[n].first = first + done;
-        out[n].count = rows - done < batch ? rows - done : batch;
-      }
+    for (int64_t done = 0; done < rows; done += batch, ++nl) {
+      if (!out) continue;
+      out[nl] = L;
+      out[nl].first = first + done;
+      out[nl].count = rows - done < batch ? rows - done : batch;
+      out[nl].blocks = (out[nl].count + per - 1) / per;
     }
     first += rows;
   }
   if (workspace_needed) *workspace_needed = need;
-  return n;
+  return nl;
 }
 
-// ---- block programs ------------------------------------------------------------------------
-// The table: `size` keys (I, -1 = empty) and, in the numeric phase, `size` slots.
+// Row of group g of block blk; -1 past the launch's rows (that group idles through the phases,
+// still reaching every barrier).
+template <class I>
+KK_FN int64_t block_row(const I* order, const Launch& L, int64_t blk, int g) {
+  int64_t at = blk * (L.threads / L.group) + g;
+  return at < L.count ? static_cast<int64_t>(order[L.first + at]) : -1;
+}
+
+// Lanes that walk one B row together: rows of at most 128 keys have short B rows.
+KK_FN int walk_width(const Launch& L) {
+  int w = L.bits <= 8 ? 8 : 32;
+  return L.group < w ? L.group : w;
+}
+
+// ---- hash tables ---------------------------------------------------------------------------
+// A table: 2^bits keys (I, -1 = empty) and, in the numeric phase, 2^bits slots.
 template <class I, class S>
 struct Table {
   I* keys;
   S* vals;  // null in the symbolic phase
   int bits;
 };
+
+// Group g's table: in shared memory after the block's counters (all groups' values first,
+// then all keys), or for kGlobal the block's slice of the workspace.
+template <class I, class S>
+KK_FN Table<I, S> group_table(const Launch& L, int64_t blk, int g, char* smem, char* work,
+                              bool values) {
+  int64_t per = L.threads / L.group, size = int64_t(1) << L.bits;
+  int64_t vbytes = values ? int64_t(sizeof(S)) : 0;
+  char* base = L.kind == kGlobal ? work + blk * size * (int64_t(sizeof(I)) + vbytes)
+                                 : smem + counter_bytes(per);
+  S* vals = values ? reinterpret_cast<S*>(base) + g * size : nullptr;
+  I* keys = reinterpret_cast<I*>(base + per * size * vbytes) + g * size;
+  return {keys, vals, L.bits};
+}
 
 template <class I, class S>
 KK_FN void table_clear(Table<I, S> t, S identity, int tid, int nth) {  // vals may be null
@@ -306,37 +384,50 @@ KK_FN void table_clear(Table<I, S> t, S identity, int tid, int nth) {  // vals m
 
 // Insert key col; returns its slot. Every probe is an atomicCAS (no plain read of a slot
 // another thread may be claiming): it claims an empty slot or returns the key already there.
+// -1 when the table is full, which sorted input rows rule out (the bound stays a bound).
 template <class I, class S>
 KK_FN int64_t table_insert_key(Table<I, S> t, I col) {
   uint64_t mask = (uint64_t(1) << t.bits) - 1;
   uint64_t h = hash_slot(col, t.bits);
-  for (;;) {
+  for (uint64_t probe = 0; probe <= mask; ++probe) {
     I k = atomic_cas(&t.keys[h], I(-1), col);
     if (k == I(-1) || k == col) return static_cast<int64_t>(h);
     h = (h + 1) & mask;
   }
+  return -1;
 }
 
-// Every product of row `row` (only its column when !Values): thread groups of up to 32 take A's
-// entries in turn, the lanes of a group walk the B row (coalesced), so a long B row is shared
-// by a group, not one thread.
-template <bool Values, class SR, class I, class V, class S>
-KK_FN void insert_products(const Problem<I>& p, int64_t row, Table<I, S> t, int tid, int nth) {
-  int group = nth < 32 ? nth : 32;
-  int lane = tid % group, g = tid / group, groups = nth / group;
-  const V* ad = static_cast<const V*>(p.a_data);
-  const V* bd = static_cast<const V*>(p.b_data);
-  SR sr;
+// f(col, pa, pb) for every product of row `row` (mask applied) taken by lane `lane` of the
+// row's `nth` threads: runs of `walk` lanes take A's entries in turn, the lanes of a run walk
+// the B row (coalesced), so a long B row is shared, not one thread's.
+template <class I, class F>
+KK_FN void for_each_product(const Problem<I>& p, int64_t row, int lane, int nth, int walk,
+                            F&& f) {
+  int sub = lane % walk, g = lane / walk, groups = nth / walk;
   // int64 positions: with int32 indices, pa + groups could pass INT32_MAX near the end
   for (int64_t pa = int64_t(p.a_indptr[row]) + g; pa < p.a_indptr[row + 1]; pa += groups) {
     I k = p.a_indices[pa];
-    for (int64_t pb = int64_t(p.b_indptr[k]) + lane; pb < p.b_indptr[k + 1]; pb += group) {
+    for (int64_t pb = int64_t(p.b_indptr[k]) + sub; pb < p.b_indptr[k + 1]; pb += walk) {
       I col = p.b_indices[pb];
       if (p.mask_indptr && in_mask_row(p, row, col) == p.complement) continue;
-      int64_t s = table_insert_key(t, col);
-      if constexpr (Values) sr.accumulate(&t.vals[s], sr.mul(ad[pa], bd[pb]));
+      f(col, pa, pb);
     }
   }
+}
+
+// Every product of row `row` into its table (only the column when !Values).
+template <bool Values, class SR, class I, class V, class S>
+KK_FN void insert_products(const Problem<I>& p, int64_t row, Table<I, S> t, int lane, int nth,
+                           int walk) {
+  const V* ad = static_cast<const V*>(p.a_data);
+  const V* bd = static_cast<const V*>(p.b_data);
+  SR sr;
+  for_each_product(p, row, lane, nth, walk, [&](I col, int64_t pa, int64_t pb) {
+    int64_t s = table_insert_key(t, col);
+    if constexpr (Values) {
+      if (s >= 0) sr.accumulate(&t.vals[s], sr.mul(ad[pa], bd[pb]));
+    }
+  });
 }
 
 // Symbolic: add this thread's occupied slots to *count.
@@ -346,6 +437,62 @@ KK_FN void count_keys(Table<I, S> t, unsigned long long* count, int tid, int nth
   unsigned long long local = 0;
   for (int64_t s = tid; s < size; s += nth) local += t.keys[s] != I(-1);
   if (local) atomic_count(count, local);
+}
+
+KK_FN unsigned long long fetch_add(unsigned long long* p, unsigned long long v) {
+#ifdef __CUDA_ARCH__
+  return atomicAdd(p, v);
+#else
+  unsigned long long old = *p;
+  *p += v;
+  return old;
+#endif
+}
+
+// Grouped rows (kShared, bits <= kGroupBits): group g's compacted row, half a table of keys
+// and values after all the tables (a table holds at most half its size in keys).
+template <class I, class S>
+struct Packed {
+  I* keys;
+  S* vals;
+  int64_t cap;
+};
+template <class I, class S>
+KK_FN Packed<I, S> packed_row(const Launch& L, int g, char* smem) {
+  int64_t per = L.threads / L.group, half = (int64_t(1) << L.bits) / 2;
+  char* base = smem + counter_bytes(per) + 2 * per * half * int64_t(sizeof(I) + sizeof(S));
+  return {reinterpret_cast<I*>(base + per * half * int64_t(sizeof(S))) + g * half,
+          reinterpret_cast<S*>(base) + g * half, half};
+}
+
+// Pack the table's entries (any order; *fill counts them).
+template <class I, class S>
+KK_FN void pack_row(Table<I, S> t, Packed<I, S> c, unsigned long long* fill, int lane, int nth) {
+  int64_t size = int64_t(1) << t.bits;
+  for (int64_t s = lane; s < size; s += nth) {
+    if (t.keys[s] == I(-1)) continue;
+    int64_t pos = static_cast<int64_t>(fetch_add(fill, 1ull));
+    if (pos >= c.cap) continue;
+    c.keys[pos] = t.keys[s];
+    c.vals[pos] = t.vals[s];
+  }
+}
+
+// Small rows, sorted without a sorting network: a packed entry's place in the row is the
+// number of smaller keys (keys are distinct).
+template <class I, class S, class V>
+KK_FN void write_ranked(Packed<I, S> c, int64_t count, int64_t nnz, I* out_indices, V* out_data,
+                        int lane, int nth) {
+  if (count > c.cap) count = c.cap;
+  for (int64_t e = lane; e < count; e += nth) {
+    I key = c.keys[e];
+    int64_t rank = 0;
+    for (int64_t q = 0; q < count; ++q) rank += c.keys[q] < key;
+    if (rank < nnz) {
+      out_indices[rank] = key;
+      store(&out_data[rank], c.vals[e]);
+    }
+  }
 }
 
 // One compare-exchange step (k, j) of a bitonic sort of the whole table by key, empty slots
@@ -382,8 +529,8 @@ KK_FN void write_sorted(Table<I, S> t, int64_t nnz, I* out_indices, V* out_data,
 
 // Write the row in table order (sort_indices=False): positions from a block counter.
 template <class I, class S, class V>
-KK_FN void write_unsorted(Table<I, S> t, unsigned long long* fill, I* out_indices, V* out_data,
-                          int tid, int nth) {
+KK_FN void write_unsorted(Table<I, S> t, unsigned long long* fill, int64_t nnz, I* out_indices,
+                          V* out_data, int tid, int nth) {
   int64_t size = int64_t(1) << t.bits;
   for (int64_t s = tid; s < size; s += nth) {
     if (t.keys[s] == I(-1)) continue;
@@ -392,47 +539,229 @@ KK_FN void write_unsorted(Table<I, S> t, unsigned long long* fill, I* out_indice
 #else
     unsigned long long pos = (*fill)++;
 #endif
+    if (static_cast<int64_t>(pos) >= nnz) continue;
     out_indices[pos] = t.keys[s];
     store(&out_data[pos], t.vals[s]);
   }
 }
 
-// Symbolic block program: the number of distinct columns of row `row` into *row_nnz.
+// ---- dense rows ----------------------------------------------------------------------------
+// A bitmap of the row's columns over all n columns (atomicOr per product); a block-wide
+// prefix sum of its words' popcounts gives every column its place in the sorted row, so the
+// numeric phase accumulates straight into C: no table, no sort.
+KK_FN int popcount(uint32_t x) {
+#ifdef __CUDA_ARCH__
+  return __popc(x);
+#else
+  return __builtin_popcount(x);
+#endif
+}
+KK_FN int lowest_bit(uint32_t x) {  // x != 0
+#ifdef __CUDA_ARCH__
+  return __ffs(x) - 1;
+#else
+  return __builtin_ctz(x);
+#endif
+}
+
+struct DenseRow {
+  unsigned long long* count;
+  uint32_t* words;  // the bitmap
+  int32_t* off;     // set bits before each word
+  int32_t* part;    // per-thread sums, then their exclusive prefix within runs of threads
+  int32_t* tot;     // 32 run sums, then their exclusive prefix
+  int64_t nw;
+};
+KK_FN DenseRow dense_row(char* smem, int64_t n) {
+  DenseRow d;
+  d.count = reinterpret_cast<unsigned long long*>(smem);
+  d.nw = dense_words(n);
+  d.words = reinterpret_cast<uint32_t*>(smem + 16);
+  d.off = reinterpret_cast<int32_t*>(d.words + d.nw);
+  d.part = d.off + d.nw;
+  d.tot = d.part + kDenseMaxThreads;
+  return d;
+}
+
+// Phases: clear the bitmap, then set every product's column.
 template <class Runner, class I>
-KK_FN void symbolic_block(Runner& r, const Problem<I>& p, int64_t row, Table<I, char> t,
-                          unsigned long long* count, int64_t* row_nnz) {
+KK_FN void dense_mark(Runner& r, const Problem<I>& p, int64_t row, DenseRow d, int walk) {
   int nth = r.threads();
   r.run([&](int tid) {
-    table_clear(t, char(0), tid, nth);
-    if (tid == 0) *count = 0;
+    for (int64_t w = tid; w < d.nw; w += nth) d.words[w] = 0;
+    if (tid == 0) *d.count = 0;
   });
-  r.run([&](int tid) { insert_products<false, GOrAnd, I, uint8_t>(p, row, t, tid, nth); });
-  r.run([&](int tid) { count_keys(t, count, tid, nth); });
   r.run([&](int tid) {
-    if (tid == 0) *row_nnz = static_cast<int64_t>(*count);
+    for_each_product(p, row, tid, nth, walk, [&](I col, int64_t, int64_t) {
+      atomic_plus(&d.words[col >> 5], uint32_t(1) << (col & 31));  // uint32 "+" is OR
+    });
   });
 }
 
-// Numeric block program: row `row` of C (nnz entries, from the symbolic phase) at its offset.
-template <class SR, class Runner, class I, class V>
-KK_FN void numeric_block(Runner& r, const Problem<I>& p, int64_t row,
-                         Table<I, typename SR::S> t, bool sort, unsigned long long* fill,
-                         int64_t nnz, I* out_indices, V* out_data) {
-  int nth = r.threads();
-  SR sr;
+// Phases: d.off[w] = set bits in words before w. Each thread sums a run of words; 32 threads
+// scan the thread sums in runs, one thread the 32 run sums; each thread then walks its words.
+// Needs a multiple of 32 threads (the plan gives 256 .. kDenseMaxThreads).
+template <class Runner>
+KK_FN void dense_offsets(Runner& r, DenseRow d) {
+  int nth = r.threads(), run = nth / 32;
+  int64_t chunk = (d.nw + nth - 1) / nth;
   r.run([&](int tid) {
-    table_clear(t, sr.identity(), tid, nth);
-    if (tid == 0) *fill = 0;
+    int32_t s = 0;
+    for (int64_t w = tid * chunk; w < (tid + 1) * chunk && w < d.nw; ++w) s += popcount(d.words[w]);
+    d.part[tid] = s;
   });
-  r.run([&](int tid) { insert_products<true, SR, I, V>(p, row, t, tid, nth); });
+  r.run([&](int tid) {
+    if (tid >= 32) return;
+    int32_t s = 0;
+    for (int i = tid * run; i < (tid + 1) * run; ++i) {
+      int32_t v = d.part[i];
+      d.part[i] = s;
+      s += v;
+    }
+    d.tot[tid] = s;
+  });
+  r.run([&](int tid) {
+    if (tid != 0) return;
+    int32_t s = 0;
+    for (int i = 0; i < 32; ++i) {
+      int32_t v = d.tot[i];
+      d.tot[i] = s;
+      s += v;
+    }
+  });
+  r.run([&](int tid) {
+    int32_t s = d.part[tid] + d.tot[tid / run];
+    for (int64_t w = tid * chunk; w < (tid + 1) * chunk && w < d.nw; ++w) {
+      d.off[w] = s;
+      s += popcount(d.words[w]);
+    }
+  });
+}
+
+// Accumulate into C's value itself (dense rows): the semiring's atomic, or for bool's 8-bit
+// values (slots are 32-bit for atomicOr) a plain store of true, the same from every writer.
+template <class SR, class V>
+KK_FN void accumulate_out(SR& sr, V* out, typename SR::S v) {
+  if constexpr (std::is_same<V, typename SR::S>::value) sr.accumulate(out, v);
+  else if (v) *out = V(1);
+}
+
+// ---- block programs ------------------------------------------------------------------------
+// Symbolic: the number of distinct columns of each of the block's rows into row_nnz[row].
+template <class Runner, class I>
+KK_FN void symbolic_block(Runner& r, const Problem<I>& p, const I* order, const Launch& L,
+                          int64_t blk, char* smem, char* work, int64_t* row_nnz) {
+  int nth = r.threads(), G = L.group, walk = walk_width(L);
+  if (L.kind == kDense) {
+    int64_t row = block_row(order, L, blk, 0);
+    DenseRow d = dense_row(smem, p.n);
+    dense_mark(r, p, row, d, walk);
+    r.run([&](int tid) {
+      unsigned long long local = 0;
+      for (int64_t w = tid; w < d.nw; w += nth) local += popcount(d.words[w]);
+      if (local) atomic_count(d.count, local);
+    });
+    r.run([&](int tid) {
+      if (tid == 0) row_nnz[row] = static_cast<int64_t>(*d.count);
+    });
+    return;
+  }
+  auto* count = reinterpret_cast<unsigned long long*>(smem);
+  auto table = [&](int g) { return group_table<I, char>(L, blk, g, smem, work, false); };
+  r.run([&](int tid) {
+    table_clear(table(tid / G), char(0), tid % G, G);
+    if (tid % G == 0) count[tid / G] = 0;
+  });
+  r.run([&](int tid) {
+    int64_t row = block_row(order, L, blk, tid / G);
+    if (row >= 0)
+      insert_products<false, GOrAnd, I, uint8_t>(p, row, table(tid / G), tid % G, G, walk);
+  });
+  r.run([&](int tid) { count_keys(table(tid / G), &count[tid / G], tid % G, G); });
+  r.run([&](int tid) {
+    int64_t row = block_row(order, L, blk, tid / G);
+    if (tid % G == 0 && row >= 0) row_nnz[row] = static_cast<int64_t>(count[tid / G]);
+  });
+}
+
+// Numeric: each of the block's rows of C at its offset indptr[row] (nnz from the symbolic
+// phase). Output rows are sorted except for large hash rows when !sort.
+template <class SR, class Runner, class I, class V>
+KK_FN void numeric_block(Runner& r, const Problem<I>& p, const I* order, const Launch& L,
+                         int64_t blk, char* smem, char* work, const int64_t* indptr, bool sort,
+                         I* out_indices, V* out_data) {
+  using S = typename SR::S;
+  int nth = r.threads(), G = L.group, walk = walk_width(L);
+  SR sr;
+  if (L.kind == kDense) {
+    int64_t row = block_row(order, L, blk, 0);
+    int64_t at = indptr[row], nnz = indptr[row + 1] - at;
+    I* oi = out_indices + at;
+    V* od = out_data + at;
+    DenseRow d = dense_row(smem, p.n);
+    dense_mark(r, p, row, d, walk);
+    dense_offsets(r, d);
+    r.run([&](int tid) {  // C's columns, values at the identity (adjacent words: coalesced)
+      for (int64_t w = tid; w < d.nw; w += nth) {
+        int64_t pos = d.off[w];
+        for (uint32_t x = d.words[w]; x; x &= x - 1, ++pos) {
+          if (pos >= nnz) break;
+          oi[pos] = static_cast<I>(w * 32 + lowest_bit(x));
+          store(&od[pos], sr.identity());
+        }
+      }
+    });
+    const V* ad = static_cast<const V*>(p.a_data);
+    const V* bd = static_cast<const V*>(p.b_data);
+    r.run([&](int tid) {
+      for_each_product(p, row, tid, nth, walk, [&](I col, int64_t pa, int64_t pb) {
+        int64_t w = col >> 5;
+        uint32_t below = d.words[w] & ((uint32_t(1) << (col & 31)) - 1);
+        int64_t pos = d.off[w] + popcount(below);
+        if (pos < nnz) accumulate_out(sr, &od[pos], sr.mul(ad[pa], bd[pb]));
+      });
+    });
+    return;
+  }
+  auto* fill = reinterpret_cast<unsigned long long*>(smem);
+  auto table = [&](int g) { return group_table<I, S>(L, blk, g, smem, work, true); };
+  r.run([&](int tid) {
+    table_clear(table(tid / G), sr.identity(), tid % G, G);
+    if (tid % G == 0) fill[tid / G] = 0;
+  });
+  r.run([&](int tid) {
+    int64_t row = block_row(order, L, blk, tid / G);
+    if (row >= 0) insert_products<true, SR, I, V>(p, row, table(tid / G), tid % G, G, walk);
+  });
+  if (L.kind == kShared && L.bits <= kGroupBits) {  // pack, then rank
+    r.run([&](int tid) {
+      int g = tid / G;
+      if (block_row(order, L, blk, g) >= 0)
+        pack_row(table(g), packed_row<I, S>(L, g, smem), &fill[g], tid % G, G);
+    });
+    r.run([&](int tid) {
+      int g = tid / G;
+      int64_t row = block_row(order, L, blk, g);
+      if (row < 0) return;
+      int64_t at = indptr[row];
+      write_ranked(packed_row<I, S>(L, g, smem), static_cast<int64_t>(fill[g]),
+                   indptr[row + 1] - at, out_indices + at, out_data + at, tid % G, G);
+    });
+    return;
+  }
+  // Larger tables, and all global ones: one row per block (G == nth), a bitonic sort of the
+  // whole table.
+  int64_t row = block_row(order, L, blk, 0);
+  int64_t at = indptr[row], nnz = indptr[row + 1] - at;
+  Table<I, S> t = table(0);
   if (!sort) {
-    r.run([&](int tid) { write_unsorted(t, fill, out_indices, out_data, tid, nth); });
+    r.run([&](int tid) { write_unsorted(t, fill, nnz, out_indices + at, out_data + at, tid, nth); });
     return;
   }
   int64_t size = int64_t(1) << t.bits;
   for (int64_t k = 2; k <= size; k <<= 1)
     for (int64_t j = k >> 1; j > 0; j >>= 1) r.run([&](int tid) { bitonic_step(t, k, j, tid, nth); });
-  r.run([&](int tid) { write_sorted(t, nnz, out_indices, out_data, tid, nth); });
+  r.run([&](int tid) { write_sorted(t, nnz, out_indices + at, out_data + at, tid, nth); });
 }
 
 }  // namespace kernelkit::sparse::blocks
@@ -441,11 +770,11 @@ namespace kernelkit::sparse::blocks {
 
 // plan_launches as a list (host only: the CUDA launcher and the emulator walk the same one).
 inline std::vector<Launch> launch_list(const int64_t* bin_count, int64_t slot_bytes,
-                                       int64_t shared_bytes, int64_t workspace_bytes,
+                                       int64_t shared_bytes, int64_t workspace_bytes, int64_t n,
                                        int64_t* workspace_needed) {
-  std::vector<Launch> out(plan_launches(bin_count, slot_bytes, shared_bytes, workspace_bytes,
+  std::vector<Launch> out(plan_launches(bin_count, slot_bytes, shared_bytes, workspace_bytes, n,
                                         nullptr, workspace_needed));
-  plan_launches(bin_count, slot_bytes, shared_bytes, workspace_bytes, out.data(),
+  plan_launches(bin_count, slot_bytes, shared_bytes, workspace_bytes, n, out.data(),
                 workspace_needed);
   return out;
 }

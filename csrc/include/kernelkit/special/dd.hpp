@@ -167,30 +167,31 @@ KK_FN double log_d(double a) {
 // |a| <= 700 from a = n log 2 + r. Ours rather than libm's so that CPU and GPU (whose exp
 // differs from glibc's by up to an ulp) compute bit-identical Bessel values.
 KK_FN double exp_reduced(double r) {
-  double p = 1.0 / 6227020800.0;  // 1/13!
-  const double inv_fact[12] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+  const double inv_fact[11] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
                                1.0 / 362880.0,    1.0 / 40320.0,    1.0 / 5040.0,
                                1.0 / 720.0,       1.0 / 120.0,      1.0 / 24.0,
-                               1.0 / 6.0,         0.5,              1.0};
-  for (int k = 0; k < 12; ++k) p = fma(p, r, inv_fact[k]);
-  return fma(p, r, 1.0);
+                               1.0 / 6.0,         0.5};
+  double p = 1.0 / 6227020800.0;  // 1/13!
+  for (int k = 0; k < 11; ++k) p = fma(p, r, inv_fact[k]);
+  dd one_r = two_sum(1.0, r);  // 1 + r exactly: the result then rounds about once
+  return one_r.hi + fma(r * r, p, one_r.lo);
 }
 KK_FN double exp_d(double a) {
   double n = nearbyint(a * 1.4426950408889634);
   double r = fma(-n, ln2_lo, fma(-n, ln2_hi, a));
   return ldexp(exp_reduced(r), static_cast<int>(n));
 }
-// sin(t) and sinh(t) for |t| <= pi/2 and |t| <= 1 by their Taylor series (to t^23 and t^19),
-// for the same reason.
+// sin(t) for |t| <= pi/2 and sinh(t)/t - 1 for |t| <= 1 by their Taylor series (to t^23 and
+// t^18), for the same reason.
 KK_FN double sin_small(double t) {
   double t2 = t * t, p = 0.0;
   for (int k = 23; k >= 3; k -= 2) p = (p + 1.0) * (-t2 / (k * (k - 1.0)));
   return fma(t, p, t);
 }
-KK_FN double sinh_small(double t) {
+KK_FN double sinhc_minus_1(double t) {
   double t2 = t * t, p = 0.0;
   for (int k = 19; k >= 3; k -= 2) p = (p + 1.0) * (t2 / (k * (k - 1.0)));
-  return fma(t, p, t);
+  return p;
 }
 
 // log(1 + t) for |t| <= 0.01 (the Debye tails), by its series to t^9.

@@ -366,8 +366,9 @@ KK_FN scaled temme_k(double v, double x) {
   double d = d_dd.hi, e = e_dd.hi;
   double ee = exp_d(e) * (1.0 + e_dd.lo);
   double cosh_e = 0.5 * (ee + 1.0 / ee);
-  double sinh_e = fabs(e) < 1.0 ? sinh_small(e) + cosh_e * e_dd.lo : 0.5 * (ee - 1.0 / ee);
-  double fact2 = fabs(e) < 1e-15 ? 1.0 : sinh_e / e * (1.0 - e_dd.lo / e);
+  // fact2 = sinh(e)/e, e = e_dd.hi + e_dd.lo; d/de (sinh(e)/e) = e/3 + O(e^3) for the low part
+  double fact2 = fabs(e) < 1.0 ? (1.0 + sinhc_minus_1(e)) + e_dd.lo * e * (1.0 / 3.0)
+                               : 0.5 * (ee - 1.0 / ee) / e * (1.0 - e_dd.lo / e);
   double ff = fact * (gam1 * cosh_e + gam2 * fact2 * d);
   double sum = ff;
   double p = 0.5 * ee / gampl;
