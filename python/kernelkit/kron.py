@@ -91,18 +91,21 @@ def _chain_elements(rows, cols):
 
 def _chain_fits(rows, cols, rt, shared_values):
     """Whether a chain pass with rt r values per block fits (chain_smem_elements in
-    kron_blocks.hpp: one buffer for a square chain of narrow factors, else two)."""
+    kron_blocks.hpp: the factors, then one buffer for a square chain of narrow factors, else
+    two)."""
     square = all(r == c <= _COLUMN_MAX for r, c in zip(rows, cols))
-    return (1 if square else 2) * _chain_elements(rows, cols) * rt <= shared_values
+    factors = sum(r * c for r, c in zip(rows, cols))
+    return factors + (1 if square else 2) * _chain_elements(rows, cols) * rt <= shared_values
 
 
 def _plan_chain(rows, cols, small, j, R, shared_values):
     """The chain pass ending at mode j-1: (first mode s, rt), the most modes per pass (each
-    pass reads and writes the whole tensor once), then the most r values per block (longer
-    coalesced runs); None when mode j-1 is not small or does not fit alone."""
+    pass reads and writes the whole tensor once) with rt of 32 or 16 r values per block (runs
+    of 128 bytes or more: shorter ones waste most of each DRAM burst), or rt = R when R is
+    smaller; None when mode j-1 is not small or does not fit alone."""
     best = None
     rt = min(R, 32)
-    while rt >= 1:
+    while rt >= min(R, 16):
         if small[j - 1] and _chain_fits(rows[j - 1:j], cols[j - 1:j], rt, shared_values):
             s = j - 1
             while (s > 0 and j - s < 16 and small[s - 1]

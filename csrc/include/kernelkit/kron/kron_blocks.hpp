@@ -6,7 +6,7 @@
 // owns one l and Rt consecutive r (so global loads and stores are coalesced along r), stages
 // the P x Rt slice in shared memory and applies the factors one mode at a time (in place for
 // square factors, else between two shared buffers), then writes the Q x Rt result (Q = prod of
-// the chain's row counts). The factors stay in global memory (small, read through the cache).
+// the chain's row counts). The factors are staged in shared memory too.
 // Shared-memory offsets fit in int (the tile fits in shared memory).
 #pragma once
 #include <stdint.h>
@@ -50,9 +50,18 @@ KK_FN bool chain_square(const ChainProblem<T>& p) {
     if (p.rows[j] != p.cols[j] || p.cols[j] > kColumnMax) return false;
   return true;
 }
+// Shared memory of a block: the chain's factors (staged once: the rotated reads below would hit
+// a different cache line per thread in global memory, but no bank twice in shared memory),
+// then the buffer(s).
+template <class T>
+KK_FN int64_t chain_factor_elements(const ChainProblem<T>& p) {
+  int64_t n = 0;
+  for (int j = 0; j < p.q; ++j) n += int64_t(p.rows[j]) * p.cols[j];
+  return n;
+}
 template <class T>
 KK_FN int64_t chain_smem_elements(const ChainProblem<T>& p) {
-  return (chain_square(p) ? 1 : 2) * chain_max_elements(p) * p.rt;
+  return chain_factor_elements(p) + (chain_square(p) ? 1 : 2) * chain_max_elements(p) * p.rt;
 }
 
 // One mode product inside shared memory, src viewed as (before, c, after) and dst as
@@ -118,7 +127,7 @@ KK_FN void mode_elements(Runner& r, const T* a, int c, int rows, int before, int
   });
 }
 
-// Block (l, r tile rb); smem holds chain_smem_elements(p) values (one buffer or two).
+// Block (l, r tile rb); smem holds chain_smem_elements(p) values (factors, buffers).
 template <class Runner, class T>
 KK_FN void kron_chain_block(Runner& r, const ChainProblem<T>& p, int64_t l, int64_t rb, T* smem) {
   const int nth = r.threads();
@@ -127,13 +136,21 @@ KK_FN void kron_chain_block(Runner& r, const ChainProblem<T>& p, int64_t l, int6
   const int rn = static_cast<int>(p.R - r0 < p.rt ? p.R - r0 : p.rt);  // r values this block has
   const bool square = chain_square(p);
   const int64_t cap = chain_max_elements(p) * p.rt;
-  T* buf[2] = {smem, square ? smem : smem + cap};
+  T* fs[kMaxChain];
+  T* next = smem;
+  for (int j = 0; j < p.q; ++j) {
+    fs[j] = next;
+    next += p.rows[j] * p.cols[j];
+  }
+  T* buf[2] = {next, square ? next : next + cap};
   int dims[kMaxChain];
   int size = 1;
   for (int j = 0; j < p.q; ++j) size *= dims[j] = p.cols[j];
   const int P = size;
   const T* in = p.in + l * P * p.R + r0;
   r.run([&](int tid) {
+    for (int j = 0; j < p.q; ++j)
+      for (int e = tid; e < p.rows[j] * p.cols[j]; e += nth) fs[j][e] = p.factors[j][e];
     for (int e = tid; e < P * rt; e += nth) {
       int pi = e / rt, ri = e - pi * rt;
       buf[0][e] = ri < rn ? in[pi * p.R + ri] : T(0);
@@ -146,9 +163,9 @@ KK_FN void kron_chain_block(Runner& r, const ChainProblem<T>& p, int64_t l, int6
     for (int i = j + 1; i < p.q; ++i) after *= dims[i];
     const int c = p.cols[j], rows = p.rows[j];
     if (c <= kColumnMax)
-      mode_columns(r, p.factors[j], c, rows, before, after, buf[cur], buf[1 - cur]);
+      mode_columns(r, fs[j], c, rows, before, after, buf[cur], buf[1 - cur]);
     else
-      mode_elements(r, p.factors[j], c, rows, before, after, buf[cur], buf[1 - cur]);
+      mode_elements(r, fs[j], c, rows, before, after, buf[cur], buf[1 - cur]);
     dims[j] = rows;
     cur = 1 - cur;
   }

@@ -1,7 +1,9 @@
 // kernelkit.kernels on the GPU: the block programs of kernelkit/kernels/kernel_sum_blocks.hpp
 // as CUDA kernels per (kernel, reduction, dtype, and the small path's D); plan_sum picks the
 // program; grid = (query tiles, problems, column chunks), the same grid the CPU emulator walks
-// (csrc/cpu/kernels_emulator.cpp).
+// (csrc/cpu/kernels_emulator.cpp). Included by kernels_f32.cu and kernels_f64.cu: one
+// translation unit per dtype, so that nvcc compiles the ~400 kernels on two cores.
+#pragma once
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -99,9 +101,6 @@ void launch(const KernelSumDevArgs& a) {
 
 }  // namespace
 
-void kernel_sum_launch(const KernelSumDevArgs& a) {
-  if (a.dtype == 0) launch<float>(a);
-  else launch<double>(a);
-}
+void kernel_sum_launch_f32(const KernelSumDevArgs& a);  // kernels_f32.cu
 
 }  // namespace kernelkit::cuda
