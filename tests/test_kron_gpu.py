@@ -65,17 +65,12 @@ def test_emulated_columns_in_place_and_wide(shapes, k):
 
 
 def test_chain_plan_for_the_benchmark_shapes():
-    from kernelkit.kron import _GPU_SHARED, _plan_chain
+    from kernelkit.kron import _GPU_SHARED, _device_passes
 
-    def passes(sizes, k):
-        j, count = len(sizes), 0
-        while j > 0:
-            R = int(np.prod(sizes[j:])) * k
-            s, _ = _plan_chain(sizes, sizes, [True] * len(sizes), j, R, _GPU_SHARED // 8)
-            j, count = s, count + 1
-        return count
-    # runs of >= 16 r values per block (128 bytes in float64) limit the chains of k = 16
-    assert passes([16] * 5, 1) == 2 and passes([16] * 5, 16) == 3 and passes([8] * 8, 1) == 3
+    def passes(size, d, k):   # float64 size^d with k columns
+        shape = (size,) * d
+        return len(_device_passes(shape, shape, (True,) * d, k, _GPU_SHARED // 8))
+    assert passes(16, 5, 1) == 2 and passes(16, 5, 16) == 2 and passes(8, 8, 1) == 2
 
 
 def test_emulated_empty_factors():

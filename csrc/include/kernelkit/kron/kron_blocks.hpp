@@ -66,11 +66,12 @@ KK_FN int64_t chain_smem_elements(const ChainProblem<T>& p) {
 
 // One mode product inside shared memory, src viewed as (before, c, after) and dst as
 // (before, rows, after). A thread takes whole columns (b, a): it loads the column's c values
-// into registers once and writes its `rows` results, so each value is read from shared memory
-// once per mode instead of once per output. Consecutive threads take consecutive a, which is
-// conflict-free when after >= 16; for short `after` (the last modes of a vector) the threads
-// of a half-warp differ in b instead, so each thread walks k and i rotated by b, which spreads
-// its accesses over the banks (the sums then add in a rotated order).
+// into registers once and accumulates up to 16 outputs at a time, k outer and rows inner, so
+// the multiply-adds are independent (a row-by-row dot product is one dependent chain of
+// latencies). Consecutive threads take consecutive a, which is conflict-free when after >= 16;
+// for short `after` (the last modes of a vector) the threads of a half-warp differ in b
+// instead, so each walks k rotated by b, which spreads its reads of the column and of the
+// factor rows over the banks (the sums then add in a rotated order).
 template <class Runner, class T>
 KK_FN void mode_columns(Runner& r, const T* a, int c, int rows, int before, int after,
                         const T* src, T* dst) {
@@ -79,30 +80,32 @@ KK_FN void mode_columns(Runner& r, const T* a, int c, int rows, int before, int 
   r.run([&](int tid) {
     for (int e = tid; e < columns; e += nth) {
       const int b = e / after, ai = e - b * after;
-      const int skew = after >= 16 ? 0 : b;
-      const int k0 = skew % c, i0 = skew % rows;
+      const int k0 = after >= 16 ? 0 : b % c;
       const T* s = src + b * c * after + ai;
       T col[kColumnMax];
+      int kk[kColumnMax];
 #pragma unroll
       for (int k = 0; k < kColumnMax; ++k) {
-        if (k < c) {
-          int kk = k0 + k < c ? k0 + k : k0 + k - c;
-          col[k] = s[kk * after];
-        }
+        kk[k] = k0 + k < c ? k0 + k : k0 + k - c;
+        if (k < c) col[k] = s[kk[k] * after];
       }
       T* o = dst + b * rows * after + ai;
-      for (int i = 0; i < rows; ++i) {
-        const int ii = i0 + i < rows ? i0 + i : i0 + i - rows;
-        const T* arow = a + ii * c;
-        T acc = 0;
+      for (int i0 = 0; i0 < rows; i0 += kColumnMax) {
+        const T* arows = a + i0 * c;
+        T acc[kColumnMax];
+#pragma unroll
+        for (int i = 0; i < kColumnMax; ++i) acc[i] = 0;
 #pragma unroll
         for (int k = 0; k < kColumnMax; ++k) {
           if (k < c) {
-            int kk = k0 + k < c ? k0 + k : k0 + k - c;
-            acc += arow[kk] * col[k];
+#pragma unroll
+            for (int i = 0; i < kColumnMax; ++i)
+              if (i0 + i < rows) acc[i] += arows[i * c + kk[k]] * col[k];
           }
         }
-        o[ii * after] = acc;
+#pragma unroll
+        for (int i = 0; i < kColumnMax; ++i)
+          if (i0 + i < rows) o[(i0 + i) * after] = acc[i];
       }
     }
   });
