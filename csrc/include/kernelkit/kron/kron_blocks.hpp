@@ -40,6 +40,7 @@ KK_FN int64_t chain_max_elements(const ChainProblem<T>& p) {
 }
 
 constexpr int kColumnMax = 16;  // factors with at most this many columns keep one in registers
+constexpr int kRowBlock = 8;    // outputs a thread accumulates at once (16 spilled in float64)
 
 // Square factors of at most kColumnMax columns are applied in place (a thread owns whole
 // columns: it reads one into registers and writes the same positions), so such a chain needs
@@ -66,7 +67,7 @@ KK_FN int64_t chain_smem_elements(const ChainProblem<T>& p) {
 
 // One mode product inside shared memory, src viewed as (before, c, after) and dst as
 // (before, rows, after). A thread takes whole columns (b, a): it loads the column's c values
-// into registers once and accumulates up to 16 outputs at a time, k outer and rows inner, so
+// into registers once and accumulates kRowBlock outputs at a time, k outer and rows inner, so
 // the multiply-adds are independent (a row-by-row dot product is one dependent chain of
 // latencies). Consecutive threads take consecutive a, which is conflict-free when after >= 16;
 // for short `after` (the last modes of a vector) the threads of a half-warp differ in b
@@ -90,21 +91,21 @@ KK_FN void mode_columns(Runner& r, const T* a, int c, int rows, int before, int 
         if (k < c) col[k] = s[kk[k] * after];
       }
       T* o = dst + b * rows * after + ai;
-      for (int i0 = 0; i0 < rows; i0 += kColumnMax) {
+      for (int i0 = 0; i0 < rows; i0 += kRowBlock) {
         const T* arows = a + i0 * c;
-        T acc[kColumnMax];
+        T acc[kRowBlock];
 #pragma unroll
-        for (int i = 0; i < kColumnMax; ++i) acc[i] = 0;
+        for (int i = 0; i < kRowBlock; ++i) acc[i] = 0;
 #pragma unroll
         for (int k = 0; k < kColumnMax; ++k) {
           if (k < c) {
 #pragma unroll
-            for (int i = 0; i < kColumnMax; ++i)
+            for (int i = 0; i < kRowBlock; ++i)
               if (i0 + i < rows) acc[i] += arows[i * c + kk[k]] * col[k];
           }
         }
 #pragma unroll
-        for (int i = 0; i < kColumnMax; ++i)
+        for (int i = 0; i < kRowBlock; ++i)
           if (i0 + i < rows) o[(i0 + i) * after] = acc[i];
       }
     }
