@@ -37,6 +37,16 @@ def test_emulated_matmul_equals_cpu(case, device):
     assert_same(ks._emulated(a, b, **DEVICES[device]), ref)
 
 
+def test_emulated_binning_over_several_blocks():
+    """More rows than one binning block (2048): counts and ranks from several blocks, empty
+    rows between, a partial last block."""
+    a = random_csr(5000, 300, 0.01, 3)
+    a = sp.csr_array(a.multiply(np.arange(5000)[:, None] % 7 != 3))   # some empty rows
+    b = random_csr(300, 400, 0.02, 4)
+    for device in ("shared", "hash_only"):
+        assert_same(ks._emulated(a, b, **DEVICES[device]), spgemm(a, b))
+
+
 @pytest.mark.parametrize("device", ["shared", "hash_only", "mostly_global"])
 @pytest.mark.parametrize("dtype", VALUE_DTYPES)
 def test_emulated_value_dtypes(dtype, device):

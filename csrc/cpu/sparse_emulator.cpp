@@ -12,23 +12,27 @@ namespace kernelkit::cpu {
 using sparse::Semiring;
 using namespace sparse::blocks;
 
-// Row analysis and binning (the thread-per-row kernels): the row order grouped by bin and the
+// Row analysis and binning (count_block, place_block): the row order grouped by bin and the
 // bin counts; c_indptr null for the symbolic sizes, else the numeric ones.
 template <class I>
 static void bin_rows(const Problem<I>& p, const int64_t* c_indptr, std::vector<I>& order,
                      int64_t* bin_count) {
   std::vector<int32_t> bits(p.m);
-  for (int b = 0; b < kMaxBins; ++b) bin_count[b] = 0;
-  for (int64_t i = 0; i < p.m; ++i) {
-    bits[i] = row_table_bits(p, i, c_indptr);
-    if (bits[i]) ++bin_count[bin_of_bits(bits[i])];
-  }
+  unsigned long long count[kMaxBins] = {}, fill[kMaxBins] = {}, base[kMaxBins];
+  unsigned local[kMaxBins];
+  const int64_t blocks = (p.m + kBinChunk - 1) / kBinChunk;
+  HostRunner r{kBinThreads};
+  for (int64_t blk = 0; blk < blocks; ++blk)
+    count_block(r, p, c_indptr, bits.data(), count, blk, local);
   int64_t bin_start[kMaxBins];
-  unsigned long long bin_fill[kMaxBins] = {};
   int64_t start = 0;
-  for (int b = 0; b < kMaxBins; start += bin_count[b], ++b) bin_start[b] = start;
+  for (int b = 0; b < kMaxBins; start += bin_count[b], ++b) {
+    bin_count[b] = static_cast<int64_t>(count[b]);
+    bin_start[b] = start;
+  }
   order.assign(p.m, I(0));
-  for (int64_t i = 0; i < p.m; ++i) scatter_row(bits.data(), i, bin_start, bin_fill, order.data());
+  for (int64_t blk = 0; blk < blocks; ++blk)
+    place_block(r, p.m, bits.data(), bin_start, fill, order.data(), blk, local, base);
 }
 
 template <class I>

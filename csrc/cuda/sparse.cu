@@ -24,22 +24,22 @@ using kernelkit::sparse::Semiring;
 void check(cudaError_t err, const char* what) { kernelkit::cuda::check(err, "sparse", what); }
 
 template <class I>
-__global__ void rows_kernel(Problem<I> p, const int64_t* c_indptr, int32_t* bits,
-                            unsigned long long* bin_count) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < p.m;
-       i += int64_t(blockDim.x) * gridDim.x) {
-    int b = row_table_bits(p, i, c_indptr);
-    bits[i] = b;
-    if (b) atomicAdd(&bin_count[bin_of_bits(b)], 1ull);
-  }
+__global__ void __launch_bounds__(kBinThreads)
+    count_kernel(Problem<I> p, const int64_t* c_indptr, int32_t* bits,
+                 unsigned long long* bin_count) {
+  __shared__ unsigned local[kMaxBins];
+  DeviceRunner r;
+  count_block(r, p, c_indptr, bits, bin_count, blockIdx.x, local);
 }
 
 template <class I>
-__global__ void scatter_kernel(int64_t m, const int32_t* bits, const int64_t* bin_start,
-                               unsigned long long* bin_fill, I* order) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x)
-    scatter_row(bits, i, bin_start, bin_fill, order);
+__global__ void __launch_bounds__(kBinThreads)
+    place_kernel(int64_t m, const int32_t* bits, const int64_t* bin_start,
+                 unsigned long long* bin_fill, I* order) {
+  __shared__ unsigned local[kMaxBins];
+  __shared__ unsigned long long base[kMaxBins];
+  DeviceRunner r;
+  place_block(r, m, bits, bin_start, bin_fill, order, blockIdx.x, local, base);
 }
 
 template <class I>
@@ -100,8 +100,8 @@ struct Binning {
     auto* fill = count + kMaxBins;
     auto* start = reinterpret_cast<int64_t*>(fill + kMaxBins);
     check(cudaMemsetAsync(count, 0, 2 * kMaxBins * sizeof(unsigned long long), s), "memset");
-    int blocks = static_cast<int>(std::min<int64_t>((p.m + 255) / 256, 4096));
-    rows_kernel<I><<<blocks, 256, 0, s>>>(p, c_indptr, bits.as<int32_t>(), count);
+    auto blocks = static_cast<unsigned>((p.m + kBinChunk - 1) / kBinChunk);
+    count_kernel<I><<<blocks, kBinThreads, 0, s>>>(p, c_indptr, bits.as<int32_t>(), count);
     unsigned long long host[kMaxBins];
     check(cudaMemcpyAsync(host, count, sizeof host, cudaMemcpyDeviceToHost, s), "copy");
     check(cudaStreamSynchronize(s), "row analysis");
@@ -112,7 +112,8 @@ struct Binning {
       starts[b] = acc;
     }
     check(cudaMemcpyAsync(start, starts, sizeof starts, cudaMemcpyHostToDevice, s), "copy");
-    scatter_kernel<I><<<blocks, 256, 0, s>>>(p.m, bits.as<int32_t>(), start, fill, order.as<I>());
+    place_kernel<I><<<blocks, kBinThreads, 0, s>>>(p.m, bits.as<int32_t>(), start, fill,
+                                                   order.as<I>());
     check(cudaGetLastError(), "binning launch");
     check(cudaStreamSynchronize(s), "binning");  // `starts` is a host buffer
   }
