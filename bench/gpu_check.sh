@@ -9,7 +9,9 @@
 # up to under 10 minutes (the build's is generous: nvcc compiles each .cu file on one core);
 # a normal run takes about 5.
 # Wheels in .whl/ (pykeops, keopscore: pure Python) are installed first when present, so the
-# kernel-sum benchmark can run its peer on a machine without a package index.
+# kernel-sum benchmark can run its peer on a machine without a package index; make them with
+# `pip download --no-deps --no-binary=:all: pykeops==2.3 keopscore==2.3` and `pip wheel
+# --no-deps -w .whl` on the two archives (.whl/ is kept out of git).
 set -uo pipefail
 out=${1:?usage: bench/gpu_check.sh OUTDIR}
 mkdir -p "$out"
