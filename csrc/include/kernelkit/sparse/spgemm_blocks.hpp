@@ -241,7 +241,7 @@ constexpr int kBinThreads = 256;
 constexpr int kBinRowsPerThread = 8;
 constexpr int64_t kBinChunk = int64_t(kBinThreads) * kBinRowsPerThread;
 
-KK_FN unsigned atomic_fetch_add(unsigned* p, unsigned v) {  // shared or global memory
+KK_FN unsigned fetch_add(unsigned* p, unsigned v) {  // shared or global memory
 #ifdef __CUDA_ARCH__
   return atomicAdd(p, v);
 #else
@@ -250,7 +250,7 @@ KK_FN unsigned atomic_fetch_add(unsigned* p, unsigned v) {  // shared or global 
   return old;
 #endif
 }
-KK_FN unsigned long long atomic_fetch_add(unsigned long long* p, unsigned long long v) {
+KK_FN unsigned long long fetch_add(unsigned long long* p, unsigned long long v) {
 #ifdef __CUDA_ARCH__
   return atomicAdd(p, v);
 #else
@@ -281,7 +281,7 @@ KK_FN void count_block(Runner& r, const Problem<I>& p, const int64_t* c_indptr, 
       if (i < 0) break;
       int bt = row_table_bits(p, i, c_indptr);
       bits[i] = bt;
-      if (bt) atomic_fetch_add(&local[bin_of_bits(bt)], 1u);
+      if (bt) fetch_add(&local[bin_of_bits(bt)], 1u);
     }
   });
   r.run([&](int tid) {
@@ -311,12 +311,12 @@ KK_FN void place_block(Runner& r, int64_t m, const int32_t* bits, const int64_t*
       int64_t i = bin_chunk_row(blk, tid, k, nth, m);
       if (i < 0) break;
       int b = bin_of_bits(bits[i]);
-      if (b >= 0) st[tid].rank[k] = atomic_fetch_add(&local[b], 1u);
+      if (b >= 0) st[tid].rank[k] = fetch_add(&local[b], 1u);
     }
   });
   r.run([&](int tid) {
     for (int b = tid; b < kMaxBins; b += nth)
-      base[b] = local[b] ? atomic_fetch_add(&bin_fill[b], (unsigned long long)local[b]) : 0;
+      base[b] = local[b] ? fetch_add(&bin_fill[b], (unsigned long long)local[b]) : 0;
   });
   r.run([&](int tid) {
     for (int k = 0; k < kBinRowsPerThread; ++k) {
@@ -518,16 +518,6 @@ KK_FN void count_keys(Table<I, S> t, unsigned long long* count, int tid, int nth
   unsigned long long local = 0;
   for (int64_t s = tid; s < size; s += nth) local += t.keys[s] != I(-1);
   if (local) atomic_count(count, local);
-}
-
-KK_FN unsigned long long fetch_add(unsigned long long* p, unsigned long long v) {
-#ifdef __CUDA_ARCH__
-  return atomicAdd(p, v);
-#else
-  unsigned long long old = *p;
-  *p += v;
-  return old;
-#endif
 }
 
 // Grouped rows (kShared, bits <= kGroupBits): group g's compacted row, half a table of keys
