@@ -92,8 +92,12 @@ def test_mixed_numpy_and_cupy_inputs_raise():
 @pytest.mark.gpu
 @pytest.mark.parametrize("shapes", [[(16, 16)] * 5, [(8, 8)] * 8, [(100, 100)] * 3,
                                     [(128, 128)] * 2 + [(3, 5)], [(17, 23), (31, 9), (5, 5)],
-                                    [(300, 400), (300, 400)], [(40, 3), (2, 33)]])
-@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-13), (np.float32, 2e-5)])
+                                    [(300, 400), (300, 400)], [(40, 3), (2, 33)],
+                                    [(16, 16), (8, 8), (12, 12)]],
+                         ids=["16^5", "8^8", "100^3", "128^2x3x5", "mixed", "300x400^2",
+                              "narrow", "small_square"])
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-13), (np.float32, 2e-5)],
+                         ids=["float64", "float32"])
 def test_gpu_matches_cpu_on_a_stream(shapes, dtype, tol):
     import cupy as cp
 

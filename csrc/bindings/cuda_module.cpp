@@ -3,6 +3,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <array>
+#include <cstdint>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -83,22 +85,35 @@ PYBIND11_MODULE(_cuda, m) {
     py::gil_scoped_release release;
     kernelkit::cuda::kernel_sum_launch(a);
   });
-  m.def("kron_chain", [](const py::dict& d) {
-    kernelkit::cuda::KronChainArgs a;
-    DictArgs r{d};
-    std::vector<int> rows, cols;
-    std::vector<std::uintptr_t> ptrs;
-    r.get("dtype", a.dtype), r.get("threads", a.threads), r.get("L", a.L), r.get("R", a.R);
-    r.get("rt", a.rt), r.get("in", a.in), r.get("out", a.out), r.get("stream", a.stream);
-    r.get("rows", rows), r.get("cols", cols), r.get("factors", ptrs);
-    r.check_unknown();
-    if (rows.size() != cols.size() || rows.size() != ptrs.size() || rows.empty() ||
-        rows.size() > 16)
-      throw std::invalid_argument("kron_chain: 1 to 16 factors with rows, cols and pointers");
-    a.q = static_cast<int>(rows.size());
-    for (int j = 0; j < a.q; ++j) a.rows[j] = rows[j], a.cols[j] = cols[j], a.factors[j] = ptrs[j];
+  // All chain passes of one Kronecker product in one call (the Python planner's
+  // _chain_plan): pass (s, j, L, R, rt, src, dst) applies factors s..j-1 to slot src viewed as
+  // (L, P, R) into slot dst; slots are device pointers (x, out, scratch).
+  m.def("kron_passes", [](int dtype, const std::vector<int>& rows, const std::vector<int>& cols,
+                          const std::vector<std::uintptr_t>& factors,
+                          const std::vector<std::array<std::int64_t, 7>>& passes,
+                          const std::vector<std::uintptr_t>& slots, std::uintptr_t stream) {
+    const auto d = static_cast<std::int64_t>(rows.size());
+    if (cols.size() != rows.size() || factors.size() != rows.size() || (dtype != 0 && dtype != 1))
+      throw std::invalid_argument("kron_passes: one row count, column count and pointer per "
+                                  "factor; dtype 0 (float32) or 1 (float64)");
+    std::vector<kernelkit::cuda::KronChainArgs> launches;
+    for (const auto& ps : passes) {
+      const auto [s, j, L, R, rt, src, dst] = ps;
+      if (s < 0 || j <= s || j > d || j - s > 16 || L < 0 || R < 0 || rt < 1 || src < 0 ||
+          dst < 0 || src >= std::int64_t(slots.size()) || dst >= std::int64_t(slots.size()))
+        throw std::invalid_argument("kron_passes: malformed pass");
+      kernelkit::cuda::KronChainArgs a;
+      a.dtype = dtype, a.q = static_cast<int>(j - s), a.L = L, a.R = R, a.rt = rt;
+      for (int i = 0; i < a.q; ++i) {
+        a.rows[i] = rows[s + i], a.cols[i] = cols[s + i], a.factors[i] = factors[s + i];
+        if (a.rows[i] < 1 || a.cols[i] < 1)
+          throw std::invalid_argument("kron_passes: empty factor");
+      }
+      a.in = slots[src], a.out = slots[dst], a.stream = stream;
+      launches.push_back(a);
+    }
     py::gil_scoped_release release;
-    kernelkit::cuda::kron_chain_launch(a);
+    for (const auto& a : launches) kernelkit::cuda::kron_chain_launch(a);
   });
   m.def("spgemm_scratch_peak", &kernelkit::cuda::spgemm_scratch_peak, py::arg("reset") = false);
   m.def("device_count", []() {

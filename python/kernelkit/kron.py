@@ -98,13 +98,18 @@ def _chain_fits(rows, cols, rt, shared_values):
     return factors + (1 if square else 2) * _chain_elements(rows, cols) * rt <= shared_values
 
 
-def _plan_chain(rows, cols, small, j, R, shared_values):
+_GPU_MIN_BLOCKS = 512     # blocks a chain pass should have: about 4 per SM of an H100/H200
+
+
+def _plan_chain(rows, cols, small, j, R, B, shared_values):
     """The chain pass ending at mode j-1: (first mode s, rt), the most modes per pass, then the
-    most r values per block (longer coalesced runs); None when mode j-1 is not small or does
-    not fit alone. On the H200, 8^8 with k = 1 took 1.66 ms in two passes (the second with
-    runs of 2 values) and 2.46 ms in three passes of 16-value runs or more: the passes cost
-    more than the short runs."""
-    best = None
+    most r values per block (longer coalesced runs) that still gives the pass
+    _GPU_MIN_BLOCKS blocks, else the fewest r values that fill a 32-byte sector (4 float64)
+    so the GPU has more blocks to spread; None when mode j-1 is not small or does not fit
+    alone. On the H200, 8^8 with k = 1 took 1.66 ms in two passes (the second with runs of 2
+    values) and 2.46 ms in three passes of 16-value runs or more: the passes cost more than
+    the short runs."""
+    first = {}
     rt = min(R, 32)
     while rt >= 1:
         if small[j - 1] and _chain_fits(rows[j - 1:j], cols[j - 1:j], rt, shared_values):
@@ -112,37 +117,76 @@ def _plan_chain(rows, cols, small, j, R, shared_values):
             while (s > 0 and j - s < 16 and small[s - 1]
                    and _chain_fits(rows[s - 1:j], cols[s - 1:j], rt, shared_values)):
                 s -= 1
-            if best is None or s < best[0]:
-                best = (s, rt)
+            first[rt] = s
         rt //= 2
-    return best
+    if not first:
+        return None
+    s = min(first.values())
+    rts = [rt for rt in first if first[rt] == s]   # descending
+    L = B * math.prod(cols[:s])
+    for rt in rts:
+        if L * -(-R // rt) >= _GPU_MIN_BLOCKS:
+            return s, rt
+    sector = [rt for rt in rts if rt >= 4]
+    return s, sector[-1] if sector else rts[0]
 
 
 @functools.lru_cache(maxsize=256)
-def _device_passes(rows, cols, small, k, shared_values):
+def _device_passes(rows, cols, small, k, shared_values, B=1):
     """The passes of _device_matvec for these shapes, last mode first: (s, j, rt) applies
     modes s..j-1 as one chain with rt r values per block, (j - 1, j, None) mode j-1 as a GEMM.
     Cached: planning in Python costs more than a small product's kernels."""
     passes, j = [], len(rows)
     while j > 0:
-        plan = _plan_chain(rows, cols, small, j, math.prod(rows[j:]) * k, shared_values)
+        plan = _plan_chain(rows, cols, small, j, math.prod(rows[j:]) * k, B, shared_values)
         s, rt = plan if plan is not None else (j - 1, None)
         passes.append((s, j, rt))
         j = s
     return tuple(passes)
 
 
-def _device_matvec(fs, t, xp, chain, shared_bytes):
+def _chain_plan(passes, rows, cols, k, B):
+    """When every pass is a chain: the passes as (s, j, L, R, rt, src, dst) over the slots
+    0 = x, 1 = out, 2 and 3 = the two halves of one scratch buffer (the intermediates
+    alternate between them), and the two halves' sizes. None if a pass is a GEMM."""
+    if any(rt is None for _, _, rt in passes):
+        return None
+    plan, sizes, src = [], [0, 0], 0
+    for i, (s, j, rt) in enumerate(passes):
+        R = math.prod(rows[j:]) * k
+        L = B * math.prod(cols[:s])
+        dst = 1 if i == len(passes) - 1 else 2 + i % 2
+        if dst > 1:
+            sizes[dst - 2] = max(sizes[dst - 2], L * math.prod(rows[s:j]) * R)
+        plan.append((s, j, L, R, rt, src, dst))
+        src = dst
+    return tuple(plan), tuple(sizes)
+
+
+def _device_matvec(fs, t, xp, chain, shared_bytes, chains=None):
     """The GPU algorithm: t (B, *cols, k) -> (B, *rows, k), modes taken from the last one
     backwards in passes. A pass is either one large factor as a strided batched GEMM
     (xp.matmul, no transposes) or a chain of small consecutive factors applied by one kernel
-    launch through shared memory (`chain(factors, in (L, P, R), out (L, Q, R), rt)`)."""
+    launch through shared memory (`chain(factors, in (L, P, R), out (L, Q, R), rt)`). When
+    every pass is a chain, `chains(fs, plan, slots)` runs them all at once (one call from
+    Python: host time is most of a small product's time)."""
     rows = tuple(f.shape[0] for f in fs)
     cols = tuple(f.shape[1] for f in fs)
     B, k = t.shape[0], t.shape[-1]
     small = tuple(min(f.shape) < _GPU_GEMM_MIN and t.dtype in (np.float32, np.float64)
                   for f in fs)
-    for s, j, rt in _device_passes(rows, cols, small, k, shared_bytes // t.dtype.itemsize):
+    passes = _device_passes(rows, cols, small, k, shared_bytes // t.dtype.itemsize, B)
+    planned = _chain_plan(passes, rows, cols, k, B)
+    if planned is not None:
+        plan, (size_a, size_b) = planned
+        out = xp.empty((B, *rows, k), dtype=t.dtype)
+        scratch = xp.empty(size_a + size_b, dtype=t.dtype) if size_a else None
+        slots = [t.reshape(-1), out.reshape(-1)]
+        if scratch is not None:
+            slots += [scratch[:size_a], scratch[size_a:]]
+        (chains or _run_chains)(fs, plan, slots, chain)
+        return out
+    for s, j, rt in passes:
         R = math.prod(rows[j:]) * k
         L = B * math.prod(cols[:s])
         if rt is None:
@@ -160,16 +204,29 @@ def _device_matvec(fs, t, xp, chain, shared_bytes):
     return t
 
 
-def _cuda_chain(factors, t, out, rt):
+def _run_chains(fs, plan, slots, chain):
+    """_chain_plan's passes one chain call after another (flat slots viewed per pass)."""
+    for s, j, L, R, rt, src, dst in plan:
+        P = math.prod(f.shape[1] for f in fs[s:j])
+        Q = math.prod(f.shape[0] for f in fs[s:j])
+        chain(fs[s:j], slots[src][:L * P * R].reshape(L, P, R),
+              slots[dst][:L * Q * R].reshape(L, Q, R), rt)
+
+
+def _cuda_chains(fs, plan, slots, chain=None):
+    """All of _chain_plan's passes in one call into the CUDA module."""
     import cupy as cp
 
     from . import _gpu
 
-    _gpu.module().kron_chain(dict(
-        dtype=0 if t.dtype == np.float32 else 1, threads=256, L=t.shape[0], R=t.shape[2],
-        rt=rt, rows=[f.shape[0] for f in factors], cols=[f.shape[1] for f in factors],
-        factors=[f.data.ptr for f in factors], **{"in": t.data.ptr}, out=out.data.ptr,
-        stream=cp.cuda.get_current_stream().ptr))
+    _gpu.module().kron_passes(
+        0 if fs[0].dtype == np.float32 else 1, [f.shape[0] for f in fs],
+        [f.shape[1] for f in fs], [f.data.ptr for f in fs], plan, [a.data.ptr for a in slots],
+        cp.cuda.get_current_stream().ptr)
+
+
+def _cuda_chain(factors, t, out, rt):
+    _cuda_chains(factors, ((0, len(factors), t.shape[0], t.shape[2], rt, 0, 1),), [t, out])
 
 
 def kron_matvec(factors, x, *, transpose=False, _emulate_shared=None):
@@ -231,12 +288,12 @@ def kron_matvec(factors, x, *, transpose=False, _emulate_shared=None):
         # The GPU algorithm: CUDA on CuPy arrays, or the CPU's block emulator (tests).
         fs = [xp.ascontiguousarray(f, dtype=dt) for f in fs]
         if xp is not np:
-            chain, shared = _cuda_chain, _GPU_SHARED
+            chain, chains, shared = _cuda_chain, _cuda_chains, _GPU_SHARED
         else:
             def chain(factors, t3, out, rt):
                 _core.kron_chain_emulate(list(factors), t3, out, rt, 256)
-            shared = int(_emulate_shared)
-        t = _device_matvec(fs, t, xp, chain, shared)
+            chains, shared = None, int(_emulate_shared)
+        t = _device_matvec(fs, t, xp, chain, shared, chains)
         out = t.reshape((*batch, int(np.prod(rows, dtype=np.int64)), k))
         return out[:, 0] if vector else out
     fs = [np.asarray(f, dtype=dt) for f in fs]

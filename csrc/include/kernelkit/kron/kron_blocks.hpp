@@ -40,11 +40,11 @@ KK_FN int64_t chain_max_elements(const ChainProblem<T>& p) {
 }
 
 constexpr int kColumnMax = 16;  // factors with at most this many columns keep one in registers
-constexpr int kRowBlock = 8;    // outputs a thread accumulates at once (16 spilled in float64)
+constexpr int kRowBlock = 8;    // outputs a thread accumulates at once (16 spilled)
 
-// Square factors of at most kColumnMax columns are applied in place (a thread owns whole
-// columns: it reads one into registers and writes the same positions), so such a chain needs
-// one buffer, any other chain two.
+// Square factors of at most kColumnMax columns are applied in place (a thread, or in float64
+// a warp, owns whole columns: it reads them into registers and writes the same positions), so
+// such a chain needs one buffer, any other chain two.
 template <class T>
 KK_FN bool chain_square(const ChainProblem<T>& p) {
   for (int j = 0; j < p.q; ++j)
@@ -131,6 +131,93 @@ KK_FN void mode_elements(Runner& r, const T* a, int c, int rows, int before, int
   });
 }
 
+// float64 factors of at most 16 x 16 go to the tensor cores (DMMA m8n8k4): the mode is the
+// product of the factor (rows x c, padded to 16 x 16 with zeros) and src viewed as c x columns,
+// 8 columns per warp step. A lane holds its factor fragments in registers for the whole mode
+// and loads one value per k step, so shared memory serves ~8x fewer loads per multiply-add
+// than mode_columns (which reads a factor value from shared memory for each one; it was
+// shared-memory bound at ~2.5 TFLOP/s on the H200). Fragment layout (PTX ISA, m8n8k4 f64):
+// lane = 4 g + t holds A[g][t], B[t][g] and C[g][2 t + {0, 1}]. A warp loads all of its 8
+// columns before it stores them, so a square mode may run in place as in mode_columns.
+constexpr int kMmaMax = kColumnMax;  // square modes in place, as above
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+__device__ inline void dmma_m8n8k4(double (&acc)[2], double a, double b) {
+  asm("mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64 {%0, %1}, {%2}, {%3}, {%0, %1};"
+      : "+d"(acc[0]), "+d"(acc[1])
+      : "d"(a), "d"(b));
+}
+#endif
+
+template <class Runner, class T>
+KK_FN void mode_mma(Runner& r, const T* a, int c, int rows, int before, int after,
+                    const T* src, T* dst) {
+  const int warps = r.threads() >= 32 ? r.threads() / 32 : 1;
+  const int columns = before * after;
+  const int tiles = (columns + 7) / 8;
+  r.run([&](int tid) {
+    const int warp = tid / 32, lane = tid % 32;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    const int g = lane >> 2, t4 = lane & 3;
+    const bool two_m = rows > 8;
+    const int ksteps = (c + 3) / 4;
+    double fa[2][4];
+#pragma unroll
+    for (int mt = 0; mt < 2; ++mt)
+#pragma unroll
+      for (int ks = 0; ks < 4; ++ks) {
+        const int m = mt * 8 + g, k = ks * 4 + t4;
+        fa[mt][ks] = m < rows && k < c ? a[m * c + k] : 0.0;
+      }
+    for (int tile = warp; tile < tiles; tile += warps) {
+      const int n = tile * 8 + g;  // this lane's column of B
+      double fb[4] = {0.0, 0.0, 0.0, 0.0};
+      if (n < columns) {
+        const int b = n / after, ai = n - b * after;
+        const T* s = src + b * c * after + ai;
+#pragma unroll
+        for (int ks = 0; ks < 4; ++ks) {
+          const int k = ks * 4 + t4;
+          if (k < c) fb[ks] = s[k * after];
+        }
+      }
+      double acc[2][2] = {{0.0, 0.0}, {0.0, 0.0}};
+#pragma unroll
+      for (int ks = 0; ks < 4; ++ks)
+        if (ks < ksteps) {
+          dmma_m8n8k4(acc[0], fa[0][ks], fb[ks]);
+          if (two_m) dmma_m8n8k4(acc[1], fa[1][ks], fb[ks]);
+        }
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        const int n2 = tile * 8 + 2 * t4 + j;  // this lane's columns of C
+        if (n2 >= columns) continue;
+        const int b = n2 / after, ai = n2 - b * after;
+        T* o = dst + b * rows * after + ai;
+        if (g < rows) o[g * after] = acc[0][j];
+        if (8 + g < rows) o[(8 + g) * after] = acc[1][j];
+      }
+    }
+#else
+    // The emulator: lane 0 does its warp's work, a column at a time (load it, then store).
+    if (lane != 0) return;
+    for (int tile = warp; tile < tiles; tile += warps)
+      for (int n = tile * 8; n < tile * 8 + 8 && n < columns; ++n) {
+        const int b = n / after, ai = n - b * after;
+        const T* s = src + b * c * after + ai;
+        T col[kMmaMax];
+        for (int k = 0; k < c; ++k) col[k] = s[k * after];
+        T* o = dst + b * rows * after + ai;
+        for (int m = 0; m < rows; ++m) {
+          T acc = 0;
+          for (int k = 0; k < c; ++k) acc += a[m * c + k] * col[k];
+          o[m * after] = acc;
+        }
+      }
+#endif
+  });
+}
+
 // Block (l, r tile rb); smem holds chain_smem_elements(p) values (factors, buffers).
 template <class Runner, class T>
 KK_FN void kron_chain_block(Runner& r, const ChainProblem<T>& p, int64_t l, int64_t rb, T* smem) {
@@ -166,10 +253,19 @@ KK_FN void kron_chain_block(Runner& r, const ChainProblem<T>& p, int64_t l, int6
     for (int i = 0; i < j; ++i) before *= dims[i];
     for (int i = j + 1; i < p.q; ++i) after *= dims[i];
     const int c = p.cols[j], rows = p.rows[j];
-    if (c <= kColumnMax)
+    // float64 never instantiates mode_columns, whose registers would cap the occupancy of
+    // every float64 pass (166 registers a thread with it, one block per SM).
+    bool done = false;
+    if constexpr (sizeof(T) == 8) {
+      if (rows <= kMmaMax && c <= kMmaMax) {
+        mode_mma(r, fs[j], c, rows, before, after, buf[cur], buf[1 - cur]);
+        done = true;
+      }
+    } else if (c <= kColumnMax) {
       mode_columns(r, fs[j], c, rows, before, after, buf[cur], buf[1 - cur]);
-    else
-      mode_elements(r, fs[j], c, rows, before, after, buf[cur], buf[1 - cur]);
+      done = true;
+    }
+    if (!done) mode_elements(r, fs[j], c, rows, before, after, buf[cur], buf[1 - cur]);
     dims[j] = rows;
     cur = 1 - cur;
   }
