@@ -139,13 +139,79 @@ KK_FN void mode_elements(Runner& r, const T* a, int c, int rows, int before, int
 // shared-memory bound at ~2.5 TFLOP/s on the H200). Fragment layout (PTX ISA, m8n8k4 f64):
 // lane = 4 g + t holds A[g][t], B[t][g] and C[g][2 t + {0, 1}]. A warp loads all of its 8
 // columns before it stores them, so a square mode may run in place as in mode_columns.
+// The lane-level steps below are shared by the device and the emulator, which runs a warp's
+// 32 lanes in lock step around a software DMMA, so the CPU tests check the fragment layout.
 constexpr int kMmaMax = kColumnMax;  // square modes in place, as above
+
+struct MmaLanes {
+  double fa[2][4];   // factor rows g and 8 + g, columns 4 ks + t
+  double fb[4];      // column tile * 8 + g of src, rows 4 ks + t
+  double acc[2][2];  // C rows g and 8 + g, columns tile * 8 + 2 t + {0, 1}
+};
+
+template <class T>
+KK_FN void mma_load_factor(MmaLanes& w, const T* a, int c, int rows, int lane) {
+  const int g = lane >> 2, t = lane & 3;
+  for (int mt = 0; mt < 2; ++mt)
+    for (int ks = 0; ks < 4; ++ks) {
+      const int m = mt * 8 + g, k = ks * 4 + t;
+      w.fa[mt][ks] = m < rows && k < c ? double(a[m * c + k]) : 0.0;
+    }
+}
+
+template <class T>
+KK_FN void mma_load_columns(MmaLanes& w, const T* src, int c, int after, int columns, int tile,
+                            int lane) {
+  const int g = lane >> 2, t = lane & 3;
+  const int n = tile * 8 + g;
+  for (int ks = 0; ks < 4; ++ks) w.fb[ks] = 0.0;
+  if (n < columns) {
+    const int b = n / after, ai = n - b * after;
+    const T* s = src + b * c * after + ai;
+    for (int ks = 0; ks < 4; ++ks) {
+      const int k = ks * 4 + t;
+      if (k < c) w.fb[ks] = s[k * after];
+    }
+  }
+  w.acc[0][0] = w.acc[0][1] = w.acc[1][0] = w.acc[1][1] = 0.0;
+}
+
+template <class T>
+KK_FN void mma_store(const MmaLanes& w, T* dst, int rows, int after, int columns, int tile,
+                     int lane) {
+  const int g = lane >> 2, t = lane & 3;
+  for (int j = 0; j < 2; ++j) {
+    const int n = tile * 8 + 2 * t + j;
+    if (n >= columns) continue;
+    const int b = n / after, ai = n - b * after;
+    T* o = dst + b * rows * after + ai;
+    if (g < rows) o[g * after] = T(w.acc[0][j]);
+    if (8 + g < rows) o[(8 + g) * after] = T(w.acc[1][j]);
+  }
+}
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
 __device__ inline void dmma_m8n8k4(double (&acc)[2], double a, double b) {
   asm("mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64 {%0, %1}, {%2}, {%3}, {%0, %1};"
       : "+d"(acc[0]), "+d"(acc[1])
       : "d"(a), "d"(b));
+}
+#else
+// The same product for the emulator, over the 32 lanes' registers: C[g][n] += sum_t A[g][t]
+// B[t][n], A[g][t] held by lane 4 g + t, B[t][n] by lane 4 n + t.
+inline void dmma_lanes(MmaLanes* w, int mt, int ks) {
+  double c[32][2];
+  for (int lane = 0; lane < 32; ++lane) {
+    const int g = lane >> 2, t = lane & 3;
+    for (int j = 0; j < 2; ++j) {
+      const int n = 2 * t + j;
+      double sum = w[lane].acc[mt][j];
+      for (int k = 0; k < 4; ++k) sum += w[4 * g + k].fa[mt][ks] * w[4 * n + k].fb[ks];
+      c[lane][j] = sum;
+    }
+  }
+  for (int lane = 0; lane < 32; ++lane)
+    for (int j = 0; j < 2; ++j) w[lane].acc[mt][j] = c[lane][j];
 }
 #endif
 
@@ -155,65 +221,32 @@ KK_FN void mode_mma(Runner& r, const T* a, int c, int rows, int before, int afte
   const int warps = r.threads() >= 32 ? r.threads() / 32 : 1;
   const int columns = before * after;
   const int tiles = (columns + 7) / 8;
+  const int ksteps = (c + 3) / 4, mtiles = rows > 8 ? 2 : 1;
   r.run([&](int tid) {
     const int warp = tid / 32, lane = tid % 32;
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    const int g = lane >> 2, t4 = lane & 3;
-    const bool two_m = rows > 8;
-    const int ksteps = (c + 3) / 4;
-    double fa[2][4];
-#pragma unroll
-    for (int mt = 0; mt < 2; ++mt)
-#pragma unroll
-      for (int ks = 0; ks < 4; ++ks) {
-        const int m = mt * 8 + g, k = ks * 4 + t4;
-        fa[mt][ks] = m < rows && k < c ? a[m * c + k] : 0.0;
-      }
+    MmaLanes w;
+    mma_load_factor(w, a, c, rows, lane);
     for (int tile = warp; tile < tiles; tile += warps) {
-      const int n = tile * 8 + g;  // this lane's column of B
-      double fb[4] = {0.0, 0.0, 0.0, 0.0};
-      if (n < columns) {
-        const int b = n / after, ai = n - b * after;
-        const T* s = src + b * c * after + ai;
-#pragma unroll
-        for (int ks = 0; ks < 4; ++ks) {
-          const int k = ks * 4 + t4;
-          if (k < c) fb[ks] = s[k * after];
-        }
-      }
-      double acc[2][2] = {{0.0, 0.0}, {0.0, 0.0}};
+      mma_load_columns(w, src, c, after, columns, tile, lane);
 #pragma unroll
       for (int ks = 0; ks < 4; ++ks)
         if (ks < ksteps) {
-          dmma_m8n8k4(acc[0], fa[0][ks], fb[ks]);
-          if (two_m) dmma_m8n8k4(acc[1], fa[1][ks], fb[ks]);
+          dmma_m8n8k4(w.acc[0], w.fa[0][ks], w.fb[ks]);
+          if (mtiles == 2) dmma_m8n8k4(w.acc[1], w.fa[1][ks], w.fb[ks]);
         }
-#pragma unroll
-      for (int j = 0; j < 2; ++j) {
-        const int n2 = tile * 8 + 2 * t4 + j;  // this lane's columns of C
-        if (n2 >= columns) continue;
-        const int b = n2 / after, ai = n2 - b * after;
-        T* o = dst + b * rows * after + ai;
-        if (g < rows) o[g * after] = acc[0][j];
-        if (8 + g < rows) o[(8 + g) * after] = acc[1][j];
-      }
+      mma_store(w, dst, rows, after, columns, tile, lane);
     }
 #else
-    // The emulator: lane 0 does its warp's work, a column at a time (load it, then store).
-    if (lane != 0) return;
-    for (int tile = warp; tile < tiles; tile += warps)
-      for (int n = tile * 8; n < tile * 8 + 8 && n < columns; ++n) {
-        const int b = n / after, ai = n - b * after;
-        const T* s = src + b * c * after + ai;
-        T col[kMmaMax];
-        for (int k = 0; k < c; ++k) col[k] = s[k * after];
-        T* o = dst + b * rows * after + ai;
-        for (int m = 0; m < rows; ++m) {
-          T acc = 0;
-          for (int k = 0; k < c; ++k) acc += a[m * c + k] * col[k];
-          o[m * after] = acc;
-        }
-      }
+    if (lane != 0) return;  // lane 0 runs its warp (a block of fewer than 32 threads: one warp)
+    MmaLanes w[32];
+    for (int ln = 0; ln < 32; ++ln) mma_load_factor(w[ln], a, c, rows, ln);
+    for (int tile = warp; tile < tiles; tile += warps) {
+      for (int ln = 0; ln < 32; ++ln) mma_load_columns(w[ln], src, c, after, columns, tile, ln);
+      for (int ks = 0; ks < ksteps; ++ks)
+        for (int mt = 0; mt < mtiles; ++mt) dmma_lanes(w, mt, ks);
+      for (int ln = 0; ln < 32; ++ln) mma_store(w[ln], dst, rows, after, columns, tile, ln);
+    }
 #endif
   });
 }
