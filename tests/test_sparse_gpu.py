@@ -165,6 +165,23 @@ def test_emulated_bad_input():
         ks._emulated(a.astype(np.complex64), a.T, semiring="max_plus")
 
 
+def test_drop_zeros_without_boolean_indexing():
+    """The device path's zero removal (plus_times): zeros first, last, whole rows, none."""
+    dense = np.array([[0.0, 1.0, 0.0, 2.0], [0.0, 0.0, 0.0, 0.0], [3.0, 0.0, 0.0, 0.0],
+                      [0.0, 0.0, 0.0, 4.0]])
+    full = sp.csr_array(np.ones((4, 4)))
+    full.data = dense.ravel().copy()        # every position stored, many of them zero
+    indptr = full.indptr.astype(np.int64)
+    kept = int(np.count_nonzero(full.data))
+    ip, ind, dat = ks._drop_zeros(np, indptr, full.indices, full.data, kept)
+    ref = sp.csr_array(dense)
+    np.testing.assert_array_equal(ip, ref.indptr)
+    np.testing.assert_array_equal(ind, ref.indices)
+    np.testing.assert_array_equal(dat, ref.data)
+    ip, ind, dat = ks._drop_zeros(np, indptr, full.indices, np.zeros(16), 0)
+    assert ind.size == dat.size == 0 and not ip.any()
+
+
 def test_cupy_and_scipy_inputs_do_not_mix():
     class FakeCupySparse:   # stands in for a cupyx.scipy.sparse matrix
         __module__ = "cupyx.scipy.sparse._csr"
@@ -244,3 +261,67 @@ def test_gpu_malformed_csr_raises():
         spgemm(bad, a.T.tocsr())
     with pytest.raises(ValueError, match="shape mismatch"):
         spgemm(a, a)
+
+
+def gpu_csr(data, indices, indptr, shape):
+    """A CuPy CSR matrix holding exactly these arrays (set after construction, so that no
+    constructor check or pruning gets in the way)."""
+    import cupy as cp
+    import cupyx.scipy.sparse as csp
+
+    M = csp.csr_matrix(shape, dtype=np.float64)
+    M.data = cp.asarray(np.asarray(data, np.float64))
+    M.indices = cp.asarray(np.asarray(indices, np.int32))
+    M.indptr = cp.asarray(np.asarray(indptr, np.int32))
+    return M
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("side", ["A", "B", "mask"])
+def test_gpu_malformed_csr_messages(side):
+    """Checked on the device (one fused kernel, read back with the bin counts): the same
+    messages as the host checks, and the context stays usable afterwards."""
+    good = to_gpu(sp.csr_array(np.ones((3, 3))))
+    bad = {
+        "column indices outside": ([1.0] * 3, [0, 1, 9], [0, 1, 2, 3]),
+        "indptr decreases": ([1.0] * 3, [0, 1, 2], [0, 2, 1, 3]),
+        "indptr runs from 1 to 3, expected 0 to nnz = 3": ([1.0] * 3, [0, 1, 2], [1, 1, 2, 3]),
+        "indptr runs from 0 to 2, expected 0 to nnz = 3": ([1.0] * 3, [0, 1, 2], [0, 1, 2, 2]),
+        "indptr runs from 0 to 7, expected 0 to nnz = 3": ([1.0] * 3, [0, 1, 2], [0, 1, 2, 7]),
+    }
+    for message, parts in bad.items():
+        M = gpu_csr(*parts, (3, 3))
+        args = {"A": (M, good, None), "B": (good, M, None), "mask": (good, good, M)}[side]
+        with pytest.raises(ValueError, match=f"{side}: malformed CSR: {message}"):
+            spgemm(args[0], args[1], mask=args[2])
+    c = spgemm(good, good)
+    check_gpu(c, spgemm(sp.csr_array(np.ones((3, 3))), sp.csr_array(np.ones((3, 3)))))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("side", ["A", "B", "mask"])
+def test_gpu_unsorted_and_duplicate_indices(side):
+    """Non-canonical input is found on the device and summed (as SciPy does), then used:
+    every entry split into two halves (exact), rows in decreasing column order."""
+    a = random_csr(50, 40, 0.2, 61)
+    b = random_csr(40, 60, 0.2, 62)
+    mask = random_csr(50, 60, 0.3, 63)
+    M = {"A": a, "B": b, "mask": mask}[side]
+    rows = np.repeat(np.arange(M.shape[0]), np.diff(M.indptr))
+    order = np.lexsort((-M.indices, rows))
+    twice = np.repeat(order, 2)
+    G = gpu_csr(M.data[twice] / 2, M.indices[twice], 2 * M.indptr, M.shape)
+    args = {"A": (G, to_gpu(b), None), "B": (to_gpu(a), G, None),
+            "mask": (to_gpu(a), to_gpu(b), G)}[side]
+    ref = spgemm(a, b, mask=mask if side == "mask" else None)
+    check_gpu(spgemm(args[0], args[1], mask=args[2]), ref)
+
+
+@pytest.mark.gpu
+def test_gpu_cancellation_dropped():
+    x = to_gpu(sp.csr_array(np.array([[1.0, -1.0, 0.0], [2.0, 0.0, 1.0], [1.0, 1.0, 0.0]])))
+    y = to_gpu(sp.csr_array(np.array([[1.0, 1.0], [1.0, -1.0], [0.0, 1.0]])))
+    c = spgemm(x, y)
+    ref = spgemm(sp.csr_array(x.get()), sp.csr_array(y.get()))
+    assert c.nnz == ref.nnz == 4
+    check_gpu(c, ref)

@@ -51,20 +51,26 @@ PYBIND11_MODULE(_cuda, m) {
     DictArgs r{d};
     r.get("semiring", a.semiring), r.get("value_code", a.value_code);
     r.get("index64", a.index64), r.get("complement", a.complement), r.get("sort", a.sort);
-    r.get("m", a.m), r.get("n", a.n);
+    r.get("m", a.m), r.get("k", a.k), r.get("n", a.n);
+    r.get("a_nnz", a.a_nnz), r.get("b_nnz", a.b_nnz), r.get("mask_nnz", a.mask_nnz, false);
     r.get("a_indptr", a.a_indptr), r.get("a_indices", a.a_indices), r.get("a_data", a.a_data);
     r.get("b_indptr", a.b_indptr), r.get("b_indices", a.b_indices), r.get("b_data", a.b_data);
     r.get("mask_indptr", a.mask_indptr, false), r.get("mask_indices", a.mask_indices, false);
     r.get("c_indptr", a.c_indptr);
     r.get("c_indices", a.c_indices, false), r.get("c_data", a.c_data, false);
     r.get("workspace_bytes", a.workspace_bytes), r.get("stream", a.stream);
+    r.get("bin_count", a.bin_count, false);
     r.check_unknown();
     return a;
   };
   m.def("spgemm_symbolic", [spgemm_args](const py::dict& d) {
     auto a = spgemm_args(d);
-    py::gil_scoped_release release;
-    return kernelkit::cuda::spgemm_symbolic(a);
+    kernelkit::cuda::SpgemmSymbolic out;
+    {
+      py::gil_scoped_release release;
+      out = kernelkit::cuda::spgemm_symbolic(a);
+    }
+    return py::make_tuple(out.nnz, out.noncanonical, out.bin_count);
   });
   m.def("spgemm_numeric", [spgemm_args](const py::dict& d) {
     auto a = spgemm_args(d);

@@ -1,6 +1,7 @@
 // The CUDA SpGEMM's launch sequence run on the CPU by the block emulator: the same row
 // analysis, binning, launch plan and block programs (kernelkit/sparse/spgemm_blocks.hpp), one
 // block after another. Test-only: it checks the GPU algorithm's logic where there is no GPU.
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -12,35 +13,43 @@ namespace kernelkit::cpu {
 using sparse::Semiring;
 using namespace sparse::blocks;
 
-// Row analysis and binning (count_block, place_block): the row order grouped by bin and the
-// bin counts; c_indptr null for the symbolic sizes, else the numeric ones.
+// Row analysis (count_block) into bits and the device's bin counters.
 template <class I>
-static void bin_rows(const Problem<I>& p, const int64_t* c_indptr, std::vector<I>& order,
-                     int64_t* bin_count) {
-  std::vector<int32_t> bits(p.m);
-  unsigned long long count[kMaxBins] = {}, fill[kMaxBins] = {}, base[kMaxBins];
+static void count_rows(const Problem<I>& p, const int64_t* c_indptr, int32_t* bits,
+                       unsigned long long* count) {
   unsigned local[kMaxBins];
-  const int64_t blocks = (p.m + kBinChunk - 1) / kBinChunk;
   HostRunner r{kBinThreads};
-  for (int64_t blk = 0; blk < blocks; ++blk)
-    count_block(r, p, c_indptr, bits.data(), count, blk, local);
-  int64_t bin_start[kMaxBins];
-  int64_t start = 0;
-  for (int b = 0; b < kMaxBins; start += bin_count[b], ++b) {
-    bin_count[b] = static_cast<int64_t>(count[b]);
-    bin_start[b] = start;
-  }
-  order.assign(p.m, I(0));
-  for (int64_t blk = 0; blk < blocks; ++blk)
-    place_block(r, p.m, bits.data(), bin_start, fill, order.data(), blk, local, base);
+  for (int64_t blk = 0; blk < (p.m + kBinChunk - 1) / kBinChunk; ++blk)
+    count_block(r, p, InputGate{}, c_indptr, bits, count, blk, local);
 }
 
+// Binning (place_block): the row order grouped by bin, from the counters alone (as on the
+// device, where the bin starts are never computed on the host).
+template <class I>
+static void place_rows(int64_t m, const int32_t* bits, const unsigned long long* count,
+                       std::vector<I>& order) {
+  unsigned long long fill[kMaxBins] = {}, base[kMaxBins];
+  unsigned local[kMaxBins];
+  HostRunner r{kBinThreads};
+  order.assign(m, I(0));
+  for (int64_t blk = 0; blk < (m + kBinChunk - 1) / kBinChunk; ++blk)
+    place_block(r, m, bits, count, fill, order.data(), blk, local, base);
+}
+
+// The launch sequence of csrc/cuda/sparse.cu (validation aside: Python checks the emulator's
+// NumPy input itself). Symbolic: row analysis, [host copy], binning, symbolic blocks, scan,
+// the numeric row analysis, [host copy: nnz and the numeric bin counts]. Numeric: row
+// analysis again (bits), binning, numeric blocks, with the plan from the copied counts.
 template <class I>
 void spgemm_emulate(Semiring sr, int value_code, const Problem<I>& p, bool sort,
                     const EmulatorConfig& cfg, EmulatedCsr<I>& c) {
   std::vector<I> order;
+  std::vector<int32_t> bits(p.m);
+  unsigned long long count[kMaxBins] = {}, num_count[kMaxBins] = {};
   int64_t bin_count[kMaxBins];
-  bin_rows(p, static_cast<const int64_t*>(nullptr), order, bin_count);
+  count_rows(p, static_cast<const int64_t*>(nullptr), bits.data(), count);
+  for (int b = 0; b < kMaxBins; ++b) bin_count[b] = static_cast<int64_t>(count[b]);
+  place_rows(p.m, bits.data(), count, order);
 
   // Shared memory and workspace as raw bytes, aligned for any slot type.
   auto buffer = [](int64_t bytes) { return std::vector<double>(bytes / 8 + 2); };
@@ -60,11 +69,15 @@ void spgemm_emulate(Semiring sr, int value_code, const Problem<I>& p, bool sort,
                      c.indptr.data() + 1);
   }
   for (int64_t i = 0; i < p.m; ++i) c.indptr[i + 1] += c.indptr[i];
+  count_rows(p, c.indptr.data(), bits.data(), num_count);
   int64_t nnz = c.indptr[p.m];
+  for (int b = 0; b < kMaxBins; ++b) bin_count[b] = static_cast<int64_t>(num_count[b]);
   c.indices.assign(nnz, I(0));
 
   // Numeric: rows binned again by their exact lengths, every row at its offset.
-  bin_rows(p, c.indptr.data(), order, bin_count);
+  std::fill(count, count + kMaxBins, 0ull);
+  count_rows(p, c.indptr.data(), bits.data(), count);
+  place_rows(p.m, bits.data(), count, order);
   bool ok = dispatch_semiring(sr, value_code, [&](auto sr_tag, auto v_tag) {
     using SR = typename decltype(sr_tag)::type;
     using V = typename decltype(v_tag)::type;

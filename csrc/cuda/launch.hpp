@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kernelkit::cuda {
 
@@ -13,20 +14,30 @@ void bessel_launch(int fn, int dtype, std::uintptr_t v, std::uintptr_t x, std::u
 
 // C = A B on the GPU (kernelkit.sparse): device pointers of CSR arrays (indices int32, or
 // int64 when index64; values of sparse::blocks::ValueCode value_code), C's indptr as int64.
+// A is m x k, B k x n, the mask m x n; *_nnz are the lengths of their indices arrays.
 struct SpgemmArgs {
   int semiring = 0, value_code = 0;
   bool index64 = false, complement = false, sort = true;
-  std::int64_t m = 0, n = 0;
+  std::int64_t m = 0, k = 0, n = 0;
+  std::int64_t a_nnz = 0, b_nnz = 0, mask_nnz = 0;
   std::uintptr_t a_indptr = 0, a_indices = 0, a_data = 0;
   std::uintptr_t b_indptr = 0, b_indices = 0, b_data = 0;
   std::uintptr_t mask_indptr = 0, mask_indices = 0;  // 0: no mask (rows sorted otherwise)
   std::uintptr_t c_indptr = 0, c_indices = 0, c_data = 0;
   std::int64_t workspace_bytes = 0;  // budget for the global tables of the largest rows
+  std::vector<std::int64_t> bin_count;  // numeric phase: SpgemmSymbolic::bin_count
   std::uintptr_t stream = 0;
 };
-// Symbolic phase: C's row offsets into c_indptr (m + 1 entries); returns nnz(C). Synchronises.
-std::int64_t spgemm_symbolic(const SpgemmArgs& args);
-// Numeric phase into c_indices / c_data (sized from the symbolic phase). Synchronises.
+struct SpgemmSymbolic {
+  std::int64_t nnz = 0;
+  int noncanonical = 0;  // bit i: input i (A, B, mask) has unsorted or duplicate indices
+  std::vector<std::int64_t> bin_count;  // the numeric phase's launch plan input
+};
+// Symbolic phase: validates A, B and the mask on the device (std::invalid_argument for
+// malformed CSR; a non-canonical input stops the call with its bit set in noncanonical), then
+// C's row offsets into c_indptr (m + 1 entries) and nnz(C). Synchronises twice.
+SpgemmSymbolic spgemm_symbolic(const SpgemmArgs& args);
+// Numeric phase into c_indices / c_data (sized from the symbolic phase). Asynchronous.
 void spgemm_numeric(const SpgemmArgs& args);
 // Most scratch bytes (outside CuPy's pool) held at once since the last reset.
 std::int64_t spgemm_scratch_peak(bool reset);

@@ -210,18 +210,41 @@ def _device_product(xp, a, b, mk, semiring, complement, sort, index, run):
                 index=np.dtype(index), complement=bool(complement), sort=bool(sort), m=m,
                 k=a.shape[1], n=n)
     for name, M in (("a", a), ("b", b)):
-        args[name] = (xp.ascontiguousarray(M.indptr, dtype=index),
-                      xp.ascontiguousarray(M.indices, dtype=index),
-                      xp.ascontiguousarray(M.data, dtype=dtype))
-    args["mask"] = None if mk is None else (xp.ascontiguousarray(mk.indptr, dtype=index),
-                                            xp.ascontiguousarray(mk.indices, dtype=index))
+        args[name] = (*_index_arrays(xp, M, index), xp.ascontiguousarray(M.data, dtype=dtype))
+    args["mask"] = None if mk is None else _index_arrays(xp, mk, index)
     indptr, indices, data = run(args)
     if semiring == "plus_times":    # as on the CPU (and in SciPy): exact zeros are not entries
-        keep = data != 0
-        if not bool(keep.all()):
-            kept = xp.concatenate([xp.zeros(1, np.int64), xp.cumsum(keep, dtype=np.int64)])
-            indptr, indices, data = kept[indptr], indices[keep], data[keep]
+        kept = int(xp.count_nonzero(data))      # on the GPU: the one sync after the product
+        if kept < data.size:
+            indptr, indices, data = _drop_zeros(xp, indptr, indices, data, kept)
     return indptr, indices, data
+
+
+def _index_arrays(xp, M, index):
+    """M's indptr and indices as `index` integers. Narrowing (int64 to int32) clips to just
+    outside the valid range first, so that the device's checks still see an invalid value as
+    invalid (a plain cast could wrap it into range)."""
+    out = []
+    for x, hi in ((M.indptr, M.indices.size + 1), (M.indices, M.shape[1])):
+        if x.dtype.itemsize > np.dtype(index).itemsize:
+            x = xp.clip(x, -1, hi)
+        out.append(xp.ascontiguousarray(x, dtype=index))
+    return tuple(out)
+
+
+def _drop_zeros(xp, indptr, indices, data, kept):
+    """The entries whose value is not zero, `kept` of them, without a host round trip (a
+    boolean index would read its length back from the GPU): dropped entries are scattered
+    to a spare slot past the end."""
+    keep = data != 0
+    count = np.int32 if data.size <= _I32_MAX else np.int64     # half the scratch if it can
+    before = xp.cumsum(keep, dtype=count)                       # kept entries up to each one
+    indptr = xp.concatenate([xp.zeros(1, count), before])[indptr].astype(np.int64)
+    dest = xp.where(keep, before - 1, kept)
+    out_i, out_d = xp.empty(kept + 1, indices.dtype), xp.empty(kept + 1, data.dtype)
+    out_i[dest] = indices
+    out_d[dest] = data
+    return indptr, out_i[:kept], out_d[:kept]
 
 
 def _device_inputs(A, B, mask, as_csr):
@@ -240,7 +263,8 @@ def _device_inputs(A, B, mask, as_csr):
 def _index_for(parts, m, k, n, forced):
     if forced is not None:
         return np.dtype(forced)
-    big = any(p.nnz > _I32_MAX for p in parts) or max(m, k, n) > _I32_MAX
+    # >=: _index_arrays clips int64 input to nnz + 1, which must fit
+    big = any(p.nnz >= _I32_MAX for p in parts) or max(m, k, n) >= _I32_MAX
     return np.dtype(np.int64 if big else np.int32)
 
 
@@ -255,7 +279,8 @@ def _emulated(A, B, *, semiring="plus_times", mask=None, complement_mask=False,
     for M, name in ((a, "A"), (b, "B"), (mk, "mask")):
         if M is not None:
             _check_csr_arrays(M, name)
-    index = _index_for([a, b], a.shape[0], a.shape[1], b.shape[1], index_dtype)
+    index = _index_for([M for M in (a, b, mk) if M is not None], a.shape[0], a.shape[1],
+                       b.shape[1], index_dtype)
 
     def run(g):
         indptr, indices, raw = _core.spgemm_emulate(
@@ -270,16 +295,13 @@ def _emulated(A, B, *, semiring="plus_times", mask=None, complement_mask=False,
 
 
 def _check_csr_arrays(M, name):
-    """ValueError for malformed CSR (NumPy or CuPy arrays, checked where they live): the GPU
-    kernels (and their emulator) would read out of bounds, on the GPU a sticky error that
-    ends the process's CUDA context."""
+    """ValueError for malformed CSR in NumPy arrays (the emulator's input; on the GPU the
+    launcher checks the same on the device, with the same messages): the block programs
+    would read out of bounds."""
+    _check_csr_sizes(M, name)
     ip, ind = M.indptr, M.indices
     bad = None
-    if ip.size != M.shape[0] + 1:
-        bad = f"indptr has {ip.size} entries, expected rows + 1 = {M.shape[0] + 1}"
-    elif ind.size != M.data.size:
-        bad = f"{ind.size} column indices but {M.data.size} values"
-    elif int(ip[0]) != 0 or int(ip[-1]) != ind.size:
+    if int(ip[0]) != 0 or int(ip[-1]) != ind.size:
         bad = f"indptr runs from {int(ip[0])} to {int(ip[-1])}, expected 0 to nnz = {ind.size}"
     elif M.shape[0] and bool((ip[1:] < ip[:-1]).any()):
         bad = "indptr decreases"
@@ -289,20 +311,40 @@ def _check_csr_arrays(M, name):
         raise ValueError(f"{name}: malformed CSR: {bad}")
 
 
+def _check_csr_sizes(M, name):
+    """The checks of array lengths (known on the host: no GPU round trip)."""
+    ip, ind = M.indptr, M.indices
+    if ip.ndim != 1 or ip.size != M.shape[0] + 1:
+        raise ValueError(f"{name}: malformed CSR: indptr has {ip.size} entries, expected "
+                         f"rows + 1 = {M.shape[0] + 1}")
+    if ind.size != M.data.size:
+        raise ValueError(f"{name}: malformed CSR: {ind.size} column indices but "
+                         f"{M.data.size} values")
+
+
 def _as_cupy_csr(M, name):
+    """CSR without a GPU round trip: the values are checked (and canonical format detected)
+    on the device by the symbolic launcher."""
     if not _is_cupy_sparse(M):
         raise TypeError(f"{name} must be a cupyx.scipy.sparse matrix, got {type(M).__name__}")
     if M.format != "csr":
         M = M.tocsr()
-    _check_csr_arrays(M, name)
-    if not M.has_canonical_format:
-        M = M.copy()
-        M.sum_duplicates()
+    _check_csr_sizes(M, name)
+    return M
+
+
+def _canonical_copy(M):
+    M = M.copy()
+    M.has_canonical_format = False      # a stale True would make sum_duplicates a no-op
+    M.sum_duplicates()
     return M
 
 
 def _spgemm_cuda(A, B, semiring, mask, complement_mask, sort_indices, index_dtype):
-    """spgemm on cupyx.scipy.sparse matrices: the CUDA kernels on CuPy's current stream."""
+    """spgemm on cupyx.scipy.sparse matrices: the CUDA kernels on CuPy's current stream.
+
+    Host round trips: the symbolic launcher's two (after validation and row analysis; nnz(C)
+    with the numeric launch plan) and, for plus_times, the count of exact zeros."""
     import cupy as cp
     import cupyx.scipy.sparse as csp
 
@@ -310,38 +352,60 @@ def _spgemm_cuda(A, B, semiring, mask, complement_mask, sort_indices, index_dtyp
 
     mod = _gpu.module()
     a, b, mk = _device_inputs(A, B, mask, _as_cupy_csr)
-    m, n = a.shape[0], b.shape[1]
-    index = _index_for([a, b], m, a.shape[1], n, index_dtype)
-    # Budget for the global-memory tables of rows too large for shared memory (batched; at
-    # least one table whatever the budget): half the inputs, so the peak stays within
-    # 1.5 x (A + B + C) plus the per-row arrays.
-    workspace = sum(M.data.nbytes + M.indices.nbytes + M.indptr.nbytes for M in (a, b)) // 2
+    m, k, n = a.shape[0], a.shape[1], b.shape[1]
+    index = _index_for([M for M in (a, b, mk) if M is not None], m, k, n, index_dtype)
+    stream = cp.cuda.get_current_stream().ptr
 
     def run(g):
+        # Budget for the global-memory tables of rows too large for shared memory (batched;
+        # at least one table whatever the budget): half the inputs, so the peak stays within
+        # 1.5 x (A + B + C) plus the per-row arrays.
+        workspace = sum(M.data.nbytes + M.indices.nbytes + M.indptr.nbytes for M in (a, b)) // 2
         d = dict(semiring=g["semiring"], value_code=g["value_code"],
                  index64=g["index"] == np.int64, complement=g["complement"], sort=g["sort"],
-                 m=m, n=n, workspace_bytes=workspace, stream=cp.cuda.get_current_stream().ptr)
+                 m=m, k=k, n=n, a_nnz=g["a"][1].size, b_nnz=g["b"][1].size,
+                 workspace_bytes=workspace, stream=stream)
         for name in ("a", "b"):
             ptr, ind, dat = g[name]
             d.update({f"{name}_indptr": ptr.data.ptr, f"{name}_indices": ind.data.ptr,
                       f"{name}_data": dat.data.ptr})
         if g["mask"] is not None:
-            d.update(mask_indptr=g["mask"][0].data.ptr, mask_indices=g["mask"][1].data.ptr)
+            d.update(mask_indptr=g["mask"][0].data.ptr, mask_indices=g["mask"][1].data.ptr,
+                     mask_nnz=g["mask"][1].size)
         indptr = cp.empty(m + 1, np.int64)
         d["c_indptr"] = indptr.data.ptr
-        nnz = mod.spgemm_symbolic(d)
+        nnz, noncanonical, bin_count = mod.spgemm_symbolic(d)
+        if noncanonical:
+            raise _NotCanonical(noncanonical)
         indices = cp.empty(nnz, g["index"])
         data = cp.empty(nnz, g["a"][2].dtype)
-        d.update(c_indices=indices.data.ptr, c_data=data.data.ptr)
+        d.update(c_indices=indices.data.ptr, c_data=data.data.ptr, bin_count=bin_count)
         mod.spgemm_numeric(d)
         return indptr, indices, data
 
-    indptr, indices, data = _device_product(cp, a, b, mk, semiring, complement_mask,
-                                            sort_indices, index, run)
-    if int(indptr[-1]) > _I32_MAX:
+    try:
+        indptr, indices, data = _device_product(cp, a, b, mk, semiring, complement_mask,
+                                                sort_indices, index, run)
+    except _NotCanonical as e:      # unsorted or duplicate indices: sum them (as SciPy), again
+        a, b, mk = (_canonical_copy(M) if e.which >> i & 1 else M
+                    for i, M in enumerate((a, b, mk)))
+        indptr, indices, data = _device_product(cp, a, b, mk, semiring, complement_mask,
+                                                sort_indices, index, run)
+    if indices.size > _I32_MAX:
         raise ValueError("nnz(C) exceeds the int32 indices of cupyx.scipy.sparse")
     C = csp.csr_matrix((data, indices.astype(np.int32, copy=False), indptr.astype(np.int32)),
                        shape=(m, n))
     if sort_indices:
         C.has_canonical_format = True
     return C
+
+
+class _NotCanonical(ValueError):
+    """Unsorted or duplicate column indices, found by the symbolic launcher: bit i of `which`
+    for input i (A, B, mask). Caught and fixed once; a second one reaches the caller."""
+
+    def __init__(self, which):
+        names = [n for i, n in enumerate(("A", "B", "mask")) if which >> i & 1]
+        super().__init__(f"{', '.join(names)}: unsorted or duplicate column indices remained "
+                         "after sum_duplicates()")
+        self.which = which

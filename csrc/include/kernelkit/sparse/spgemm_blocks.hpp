@@ -15,6 +15,8 @@
 #pragma once
 #include <stdint.h>
 
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -266,11 +268,93 @@ KK_FN int64_t bin_chunk_row(int64_t blk, int tid, int k, int nth, int64_t m) {
   return i < m ? i : -1;
 }
 
-// Each row's table bits (row_table_bits), and the bin counts added into bin_count.
-// local: kMaxBins counters in shared memory.
+// ---- input validation ----------------------------------------------------------------------
+// Malformed CSR must be rejected before any kernel follows its indptr or indices, without a
+// host round trip per check: validate_block counts the problems of one matrix on the device,
+// count_block (launched next) does nothing unless they are all zero, and the host reads the
+// counters with the symbolic bin counts, in the one copy it needs anyway.
+struct CsrCheck {
+  unsigned long long decreasing;         // rows i with indptr[i + 1] < indptr[i]
+  unsigned long long out_of_range;       // column indices outside [0, cols)
+  unsigned long long unsorted;           // entries j > 0 with indices[j] <= indices[j - 1] ...
+  unsigned long long unsorted_at_start;  // ... of which at the start of a row (allowed)
+  long long first, last;                 // indptr[0], indptr[rows]
+};
+template <class I>
+struct CsrView {
+  int64_t rows = 0, cols = 0, nnz = 0;
+  const I* indptr = nullptr;
+  const I* indices = nullptr;
+};
+KK_FN bool csr_valid(const CsrCheck& c, int64_t nnz) {
+  return c.first == 0 && c.last == nnz && c.decreasing == 0 && c.out_of_range == 0;
+}
+// Sorted rows without duplicates (what the kernels assume of A, B and the mask).
+KK_FN bool csr_canonical(const CsrCheck& c) { return c.unsorted == c.unsorted_at_start; }
+
+// What count_block waits for: `count` matrices' checks (count 0: nothing to wait for).
+struct InputGate {
+  const CsrCheck* checks = nullptr;
+  int count = 0;
+  int64_t nnz[3] = {0, 0, 0};
+};
+KK_FN bool inputs_valid(const InputGate& g) {
+  for (int i = 0; i < g.count; ++i)
+    if (!csr_valid(g.checks[i], g.nnz[i])) return false;
+  return true;
+}
+
+// Items blk * kBinChunk + tid + k * threads (k < kBinRowsPerThread) of one matrix: item i is
+// both indptr position i (<= rows) and entry i (< nnz). Every read is in bounds whatever the
+// values (row starts are clamped to [1, nnz)). local: 4 counters in shared memory.
 template <class Runner, class I>
-KK_FN void count_block(Runner& r, const Problem<I>& p, const int64_t* c_indptr, int32_t* bits,
-                       unsigned long long* bin_count, int64_t blk, unsigned* local) {
+KK_FN void validate_block(Runner& r, const CsrView<I>& a, CsrCheck* out, int64_t blk,
+                          unsigned long long* local) {
+  const int nth = r.threads();
+  r.run([&](int tid) {
+    if (tid < 4) local[tid] = 0;
+  });
+  r.run([&](int tid) {
+    unsigned long long c[4] = {0, 0, 0, 0};
+    for (int k = 0; k < kBinRowsPerThread; ++k) {
+      int64_t i = blk * kBinChunk + tid + int64_t(k) * nth;
+      if (i <= a.rows) {
+        int64_t v = a.indptr[i];
+        if (i == 0) out->first = v;
+        if (i == a.rows) out->last = v;
+        if (i < a.rows) {
+          int64_t w = a.indptr[i + 1];
+          c[0] += w < v;
+          if (v < w && v > 0 && v < a.nnz) c[3] += a.indices[v] <= a.indices[v - 1];
+        }
+      }
+      if (i < a.nnz) {
+        I col = a.indices[i];
+        c[1] += col < 0 || col >= a.cols;
+        if (i > 0) c[2] += col <= a.indices[i - 1];
+      }
+    }
+    for (int q = 0; q < 4; ++q)
+      if (c[q]) fetch_add(&local[q], c[q]);
+  });
+  r.run([&](int tid) {
+    if (tid == 0) {
+      if (local[0]) atomic_count(&out->decreasing, local[0]);
+      if (local[1]) atomic_count(&out->out_of_range, local[1]);
+      if (local[2]) atomic_count(&out->unsorted, local[2]);
+      if (local[3]) atomic_count(&out->unsorted_at_start, local[3]);
+    }
+  });
+}
+
+// Each row's table bits (row_table_bits), and the bin counts added into bin_count; nothing
+// when the gate's inputs are malformed (the host then reports them). local: kMaxBins
+// counters in shared memory.
+template <class Runner, class I>
+KK_FN void count_block(Runner& r, const Problem<I>& p, const InputGate& gate,
+                       const int64_t* c_indptr, int32_t* bits, unsigned long long* bin_count,
+                       int64_t blk, unsigned* local) {
+  if (!inputs_valid(gate)) return;  // the same for every thread of the block
   const int nth = r.threads();
   r.run([&](int tid) {
     for (int b = tid; b < kMaxBins; b += nth) local[b] = 0;
@@ -290,17 +374,18 @@ KK_FN void count_block(Runner& r, const Problem<I>& p, const int64_t* c_indptr, 
   });
 }
 
-// After the counts are scanned into bin_start: each row's place in the row order (rows grouped
-// by bin; the order within a bin is arbitrary on the GPU). The rows take ranks within their
-// bin in the block, the block reserves one range per bin in bin_fill, and writes its rows there.
-// local: kMaxBins counters, base: kMaxBins offsets, both in shared memory.
+// After count_block: each row's place in the row order (rows grouped by bin; the order within
+// a bin is arbitrary on the GPU). The rows take ranks within their bin in the block, the block
+// reserves one range per bin in bin_fill (after the bin's start, the sum of the counts of the
+// bins before it: computed here, so the counts need not visit the host), and writes its rows
+// there. local: kMaxBins counters, base: kMaxBins offsets, both in shared memory.
 struct BinRanks {
   unsigned rank[kBinRowsPerThread];
 };
 template <class Runner, class I>
-KK_FN void place_block(Runner& r, int64_t m, const int32_t* bits, const int64_t* bin_start,
-                       unsigned long long* bin_fill, I* order, int64_t blk, unsigned* local,
-                       unsigned long long* base) {
+KK_FN void place_block(Runner& r, int64_t m, const int32_t* bits,
+                       const unsigned long long* bin_count, unsigned long long* bin_fill,
+                       I* order, int64_t blk, unsigned* local, unsigned long long* base) {
   const int nth = r.threads();
   typename Runner::template Local<BinRanks> st(r);
   r.run([&](int tid) {
@@ -315,15 +400,19 @@ KK_FN void place_block(Runner& r, int64_t m, const int32_t* bits, const int64_t*
     }
   });
   r.run([&](int tid) {
-    for (int b = tid; b < kMaxBins; b += nth)
-      base[b] = local[b] ? fetch_add(&bin_fill[b], (unsigned long long)local[b]) : 0;
+    for (int b = tid; b < kMaxBins; b += nth) {
+      if (!local[b]) continue;
+      unsigned long long start = 0;
+      for (int c = 0; c < b; ++c) start += bin_count[c];
+      base[b] = start + fetch_add(&bin_fill[b], (unsigned long long)local[b]);
+    }
   });
   r.run([&](int tid) {
     for (int k = 0; k < kBinRowsPerThread; ++k) {
       int64_t i = bin_chunk_row(blk, tid, k, nth, m);
       if (i < 0) break;
       int b = bin_of_bits(bits[i]);
-      if (b >= 0) order[bin_start[b] + int64_t(base[b] + st[tid].rank[k])] = static_cast<I>(i);
+      if (b >= 0) order[static_cast<int64_t>(base[b] + st[tid].rank[k])] = static_cast<I>(i);
     }
   });
 }
@@ -848,6 +937,29 @@ inline std::vector<Launch> launch_list(const int64_t* bin_count, int64_t slot_by
   plan_launches(bin_count, slot_bytes, shared_bytes, workspace_bytes, n, out.data(),
                 workspace_needed);
   return out;
+}
+
+// After validate_block: ValueError (std::invalid_argument) "<name>: malformed CSR: <what>"
+// for the first malformed matrix, worded as Python's own checks; else a bit per matrix that
+// is not canonical (the caller sums its duplicates and starts again).
+inline int check_inputs(const CsrCheck* checks, const char* const* names, const int64_t* nnz,
+                        const int64_t* cols, int count) {
+  int noncanonical = 0;
+  for (int i = 0; i < count; ++i) {
+    const CsrCheck& c = checks[i];
+    std::string bad;
+    if (c.first != 0 || c.last != nnz[i])
+      bad = "indptr runs from " + std::to_string(c.first) + " to " + std::to_string(c.last) +
+            ", expected 0 to nnz = " + std::to_string(nnz[i]);
+    else if (c.decreasing)
+      bad = "indptr decreases";
+    else if (c.out_of_range)
+      bad = "column indices outside [0, " + std::to_string(cols[i]) + ")";
+    if (!bad.empty())
+      throw std::invalid_argument(std::string(names[i]) + ": malformed CSR: " + bad);
+    if (!csr_canonical(c)) noncanonical |= 1 << i;
+  }
+  return noncanonical;
 }
 
 // Value type codes shared by the launchers and the emulator (what Python passes).
