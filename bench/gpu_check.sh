@@ -56,15 +56,15 @@ step selfcheck 15 "$py" -m kernelkit
 # --timeout (pytest-timeout) names a hanging test instead of losing the whole file.
 pytest_gpu=("$py" -m pytest -m gpu -q -p no:cacheprovider -rfE --tb=short --timeout=90)
 for f in special stats sparse kernels kron; do
-  step "pytest_$f" 130 "${pytest_gpu[@]}" "tests/test_${f}_gpu.py" &
+  step "pytest_$f" 110 "${pytest_gpu[@]}" "tests/test_${f}_gpu.py" &
 done
-step memcheck 130 compute-sanitizer --tool memcheck --error-exitcode 3 \
+step memcheck 110 compute-sanitizer --tool memcheck --error-exitcode 3 \
   "$py" -m pytest -m gpu tests -q -p no:cacheprovider \
-  -k "gpu_broadcast or (gpu_matches_cpu and float64) or gpu_semirings_masks or gpu_empty or gpu_batches or gpu_solve or (gpu_dimensions and float64)" &
+  -k "gpu_broadcast or (gpu_matches_cpu and float64) or gpu_semirings_masks or gpu_empty or gpu_batches or gpu_solve or (gpu_dimensions and float64) or gpu_malformed or gpu_unsorted or gpu_cancellation" &
 race=(compute-sanitizer --tool racecheck --error-exitcode 3 "$py" -m pytest -m gpu -v -p no:cacheprovider)
-step racecheck_sparse 130 "${race[@]}" tests/test_sparse_gpu.py -k "gpu_semirings_masks and plus_times and plain" &
-step racecheck_kernels 130 "${race[@]}" tests/test_kernels_gpu.py -k "gpu_kernel_density" &
-step racecheck_kron 130 "${race[@]}" tests/test_kron_gpu.py \
+step racecheck_sparse 110 "${race[@]}" tests/test_sparse_gpu.py -k "gpu_semirings_masks and plus_times and plain" &
+step racecheck_kernels 110 "${race[@]}" tests/test_kernels_gpu.py -k "gpu_kernel_density" &
+step racecheck_kron 110 "${race[@]}" tests/test_kron_gpu.py \
   -k "gpu_matches_cpu_on_a_stream and (mixed or narrow or small_square)" &
 wait
 
