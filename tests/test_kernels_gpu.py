@@ -168,6 +168,24 @@ def test_emulated_small_d_program(d, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d", [1, 3, 5])
+def test_emulated_small_d_weight_columns(d, dtype):
+    """Small d with several weight columns: one block takes 4, 8 or 16 of them (zero-padded
+    past c), more than 16 take several blocks; 1100 points (three tiles, the last partial),
+    150 queries (the last block partial). A NaN weight poisons its own column only."""
+    for c in (2, 4, 6, 8, 9, 16, 21, 40):
+        x, y, w = data(dtype, n=1100, m=150, d=d, c=c, seed=c)
+        for name, params in [("gaussian", {}), ("matern", {"nu": 1.5})]:
+            kw = dict(kernel=name, bandwidth=0.8, **params)
+            got = kernel_sum(x, y, w, _emulate_shared=H100_SHARED, **kw)
+            check_sums(got, kernel_sum(x, y, w, **kw), x, y, w, name, params, 0.8, dtype)
+    wn = w.copy()
+    wn[7, 5] = np.nan
+    got = kernel_sum(x, y, wn, _emulate_shared=H100_SHARED)
+    assert np.all(np.isnan(got[:, 5])) and not np.any(np.isnan(np.delete(got, 5, axis=1)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("d", [9, 16, 40, 64, 120])
 def test_emulated_tiled_program(d, dtype):
     """Register tiles for d > 8 (d = 120 in float64 does not fit: the generic program):
@@ -246,11 +264,11 @@ def test_gpu_kernels_match_cpu(name, params, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("d", [1, 2, 3, 5, 8, 9, 16, 40, 64, 130])
 def test_gpu_dimensions_and_columns(d, dtype):
-    """Every block program (small d, tiled, generic) on the device, one and 11 columns,
-    partial blocks and tiles."""
+    """Every block program (small d, tiled, generic) on the device, 1 to 21 columns (the
+    small program's blocks of 4, 8 and 16 columns), partial blocks and tiles."""
     import cupy as cp
 
-    for c in (None, 11):
+    for c in (None, 3, 11, 16, 21):
         x, y, w = data(dtype, n=1500, m=333, d=d, c=c, seed=d)
         h = 0.5 * np.sqrt(d)
         for kernel, params in (("gaussian", {}), ("matern", {"nu": 1.5})):

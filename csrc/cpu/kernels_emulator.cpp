@@ -20,7 +20,8 @@ void kernel_sum_emulate(int kind, bool l1, bool lse, const SumProblem<T>& p, int
   };
   std::vector<Bytes16> smem(size_t(pl.bytes + 15) / 16);  // 16-byte aligned, as on the GPU
   void* sm = smem.data();
-  int64_t query_tiles = (p.m + pl.queries - 1) / pl.queries, chunks = (p.c + kChunk - 1) / kChunk;
+  int64_t query_tiles = (p.m + pl.queries - 1) / pl.queries;
+  int64_t chunks = (p.c + pl.cols - 1) / pl.cols;
   auto grid = [&](auto&& block) {
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t cb = 0; cb < chunks; ++cb)
@@ -35,9 +36,9 @@ void kernel_sum_emulate(int kind, bool l1, bool lse, const SumProblem<T>& p, int
     if constexpr (!Lse || std::is_same_v<T, double>) {  // dispatch_kernel's rule
       if constexpr (has_fast_programs<K, Lse, T>) {
         if (pl.path == kSmall) {
-          return dispatch_small<Lse>(pl.dim, pl.one, [&](auto dc, auto onec) {
+          return dispatch_small(pl.dim, pl.cols, [&](auto dc, auto ncc) {
             grid([&](HostRunner& r, int64_t b, int64_t qt, int64_t cb) {
-              small_sum_block<K, L1, Lse, decltype(dc)::value, decltype(onec)::value>(
+              small_sum_block<K, L1, Lse, decltype(dc)::value, decltype(ncc)::value>(
                   r, p, b, qt, cb, pl.tile, sm);
             });
           });

@@ -28,14 +28,15 @@ __global__ void __launch_bounds__(128) kernel_sum_kernel(SumProblem<T> p, int64_
                                reinterpret_cast<T*>(kk_smem));
 }
 
-// One float weight column: at most 64 registers, so 4 blocks share an SM (no spills at that).
-template <int K, bool L1, bool Lse, int D, bool One, class T>
-__global__ void __launch_bounds__(kThreads, One && sizeof(T) == 4 ? 4 : 1)
+// One float weight column: at most 64 registers, so 4 blocks share an SM (no spills at that);
+// otherwise at most 128 (2 blocks): a float thread's 4 x 16 tile sums fit without spilling.
+template <int K, bool L1, bool Lse, int D, int NC, class T>
+__global__ void __launch_bounds__(kThreads, NC == 1 && sizeof(T) == 4 ? 4 : 2)
     small_sum_kernel(SumProblem<T> p, int64_t b0, int64_t tile) {
   extern __shared__ __align__(16) unsigned char kk_smem[];
   DeviceRunner r;
-  small_sum_block<K, L1, Lse, D, One>(r, p, b0 + blockIdx.y, blockIdx.x, blockIdx.z, tile,
-                                      kk_smem);
+  small_sum_block<K, L1, Lse, D, NC>(r, p, b0 + blockIdx.y, blockIdx.x, blockIdx.z, tile,
+                                     kk_smem);
 }
 
 template <int K, bool L1, bool Lse, class T>
@@ -70,7 +71,7 @@ void launch(const KernelSumDevArgs& a) {
   if (pl.tile < 1) throw std::invalid_argument("kernel_sum on the GPU: d too large for one block");
   auto stream = reinterpret_cast<cudaStream_t>(a.stream);
   dim3 grid(static_cast<unsigned>((a.m + pl.queries - 1) / pl.queries), 1,
-            static_cast<unsigned>((a.c + kChunk - 1) / kChunk));
+            static_cast<unsigned>((a.c + pl.cols - 1) / pl.cols));
   if ((a.m + pl.queries - 1) / pl.queries > 2147483647 || grid.z > 65535u)
     throw std::invalid_argument("kernel_sum on the GPU: too many queries or weight columns");
   auto go = [&](auto kernel) {
@@ -87,8 +88,8 @@ void launch(const KernelSumDevArgs& a) {
     if constexpr (!Lse || std::is_same_v<T, double>) {  // dispatch_kernel's rule
       if constexpr (has_fast_programs<K, Lse, T>) {
         if (pl.path == kSmall) {
-          return dispatch_small<Lse>(pl.dim, pl.one, [&](auto dc, auto onec) {
-            go(small_sum_kernel<K, L1, Lse, decltype(dc)::value, decltype(onec)::value, T>);
+          return dispatch_small(pl.dim, pl.cols, [&](auto dc, auto ncc) {
+            go(small_sum_kernel<K, L1, Lse, decltype(dc)::value, decltype(ncc)::value, T>);
           });
         }
         if (pl.path == kTiled) return go(tiled_sum_kernel<K, L1, Lse, T>);

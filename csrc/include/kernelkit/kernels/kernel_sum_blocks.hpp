@@ -5,10 +5,12 @@
 // Three block programs; plan_sum picks one for (d, c, dtype, shared memory), for the CUDA
 // launcher and the emulator alike:
 // - small d (<= 8): d is a compile-time D (1, 2, 3, 4, or 8 with zero padding); each thread
-//   keeps kSmallQpt queries in registers and walks one lane of every data tile (a warp reads
-//   two points: shared-memory broadcasts that feed kSmallQpt pairs each); plain sums over a
-//   tile, added into compensated running sums; the lanes of a query are combined at the end.
-//   Small blocks (32 queries) keep the last wave of blocks short.
+//   keeps a few queries in registers and walks one lane of every data tile (a warp reads two
+//   points: shared-memory broadcasts that feed several pairs each); plain sums over a tile,
+//   added into running sums. A block takes NC = 1, 4, 8 or 16 weight columns (small_cols),
+//   all accumulated from one kernel value per pair (chunks of kChunk columns would recompute
+//   the distances and exps once per chunk). Small blocks (32 or 64 queries) keep the last wave
+//   of blocks short.
 // - tiled (larger d while a block's queries and a data tile fit): GEMM-like register tiles of
 //   kTileQ queries x tile_p<T> points per thread, the distances through the cross term
 //   |x|^2 + |y|^2 - 2 x.y (one FMA per coordinate) where the norms keep it accurate (the CPU
@@ -35,6 +37,11 @@
 namespace kernelkit::kernels::blocks {
 
 constexpr int kChunk = 8;  // weight columns per block (more columns: more blocks)
+
+template <class T, int N>
+struct alignas(16) Vec {
+  T v[N];
+};
 
 template <class T>
 struct SumProblem {
@@ -195,12 +202,17 @@ KK_FN void kernel_sum_block(Runner& r, const SumProblem<T>& p, int64_t b, int64_
 constexpr int kThreads = 256;                       // threads of the small and tiled blocks
 constexpr int kSmallLanes = 16;                     // threads sharing a query, splitting a tile
 constexpr int kSmallGroups = kThreads / kSmallLanes;
-constexpr int kSmallQpt = 2;                        // queries per thread
-constexpr int kSmallQueries = kSmallGroups * kSmallQpt;
 constexpr int kSmallMaxTile = 512;                  // a lane's plain tile sum: <= 32 terms
+constexpr int kSmallStage = 8;                      // weight loads per thread in flight
 
 // Compile-time dimension for d (0: not small).
 KK_FN int small_dim(int64_t d) { return d <= 4 ? int(d) : d <= 8 ? 8 : 0; }
+// Weight columns per small block for c columns: 1 (stored in the point record), else a
+// multiple of 4 (whole 16-byte weight vectors; the columns past c are zero and discarded).
+KK_FN int small_cols(int64_t c) { return c == 1 ? 1 : c <= 4 ? 4 : c <= 8 ? 8 : 16; }
+// Queries per thread: with several float columns 4, so that one weight loaded from shared
+// memory feeds 4 FMAs (at 2, shared-memory bandwidth bounded the loop); double: 2 (registers).
+KK_HD constexpr int small_qpt(int nc, int64_t sz) { return nc == 1 || sz == 8 ? 2 : 4; }
 
 // A data point in shared memory: D coordinates, the weight after them when there is one weight
 // column (One), padded to a power of two so one vector load reads it.
@@ -217,40 +229,68 @@ struct alignas(S * sizeof(T) < 16 ? S * sizeof(T) : 16) Rec {
 template <class T, bool Lse>
 using Running = std::conditional_t<Lse, RunningLse<T>, RunningSum<T>>;
 
-template <class T, bool Lse, int D, int NC>
+// a[0] + ... + a[N - 1], pairwise (constant indices: the array stays in registers).
+template <int N, class T>
+KK_FN T pairwise_sum(T* a) {
+  if constexpr (N == 1) {
+    return a[0];
+  } else {
+    KK_SUM_UNROLL
+    for (int l = 0; l < N / 2; ++l) a[l] += a[l + N / 2];
+    return pairwise_sum<N / 2>(a);
+  }
+}
+
+// Per thread: its queries, and
+// - NC == 1: compensated sums of its queries over its lane (the lanes are combined at the end);
+// - NC > 1: the plain sums over the current tile (part), and the running sums, in double, of
+//   NA outputs (query, column) of the block over all lanes (the lanes are combined per tile,
+//   so the running sums take about Q * NC / kSmallLanes registers per thread, not Q * NC).
+template <class T, int D, int NC>
 struct SmallState {
-  T y[kSmallQpt][D];
-  Running<T, Lse> acc[kSmallQpt][NC];
+  static constexpr int Q = small_qpt(NC, sizeof(T));
+  static constexpr int NA = NC == 1 ? Q : (kSmallGroups * Q * NC + kThreads - 1) / kThreads;
+  T y[Q][D];
+  T part[NC == 1 ? 1 : Q][NC];
+  std::conditional_t<NC == 1, RunningSum<T>, double> acc[NA];
 };
 
-// Thread tid = lane * kSmallGroups + g owns queries qt * kSmallQueries + g + kSmallGroups * i
-// (i < kSmallQpt) and points lane, lane + kSmallLanes, ... of every tile; a warp is two lanes.
-// smem: tile records Rec<T, small_stride(D, One)>, then (not One) tile * cc weights; at the end
-// it holds kThreads * kSmallQpt lane results.
-template <int K, bool L1, bool Lse, int D, bool One, class Runner, class T>
+// Thread tid = lane * kSmallGroups + g owns queries qt * BQ + g + kSmallGroups * i (i < Q,
+// BQ = kSmallGroups * Q) and points lane, lane + kSmallLanes, ... of every tile; a warp is two
+// lanes. Block cb takes weight columns cb * NC + [0, NC). Sums only (logsumexp takes the
+// generic program, see plan_sum).
+// smem: tile records Rec<T, small_stride(D, One)>, then (NC > 1) tile rows of NC weights (tile
+// is a multiple of 16, so the rows stay 16-byte aligned); reused for the lane results
+// (small_red_bytes).
+template <int K, bool L1, bool Lse, int D, int NC, class Runner, class T>
 KK_FN void small_sum_block(Runner& r, const SumProblem<T>& p, int64_t b, int64_t qt, int64_t cb,
                            int64_t tile, void* smem) {
-  constexpr int S = small_stride(D, One), NC = One ? 1 : kChunk;
+  static_assert(!Lse, "logsumexp takes the generic program");
+  constexpr bool One = NC == 1;
+  static_assert(One || NC % 4 == 0, "weight rows are read as vectors of 4");
+  constexpr int S = small_stride(D, One);
   using R = Rec<T, S>;
-  using State = SmallState<T, Lse, D, NC>;
+  using State = SmallState<T, D, NC>;
+  constexpr int Q = State::Q, BQ = kSmallGroups * Q;
   const int nth = r.threads();
   const int d = int(p.d);
-  const int64_t c0 = cb * kChunk;
-  const int cc = int(p.c - c0 < kChunk ? p.c - c0 : kChunk);
+  const int64_t c0 = cb * NC;
+  const int cc = int(p.c - c0 < NC ? p.c - c0 : NC);
   R* recs = static_cast<R*>(smem);
   T* ws = reinterpret_cast<T*>(recs + tile);
+  T* red = static_cast<T*>(smem);
   const T* x = p.x + p.x_index[b] * p.n * d;
   const T* y = p.y + p.y_index[b] * p.m * d;
   const T* w = p.w + p.w_index[b] * p.n * p.c + c0;
   const double* center = p.center + p.x_index[b] * d;
   const double* scale = p.scale + b * d;
-  const int64_t j0 = qt * kSmallQueries;
+  const int64_t j0 = qt * BQ;
   typename Runner::template Local<State> st(r);
   r.run([&](int tid) {
     State& s = st[tid];
     s = State{};
     KK_SUM_UNROLL
-    for (int i = 0; i < kSmallQpt; ++i) {
+    for (int i = 0; i < Q; ++i) {
       int64_t j = j0 + tid % kSmallGroups + kSmallGroups * i;
       KK_SUM_UNROLL
       for (int k = 0; k < D; ++k)
@@ -268,79 +308,132 @@ KK_FN void small_sum_block(Runner& r, const SumProblem<T>& p, int64_t b, int64_t
           rec.v[k] = k < d ? T((double(xp[k]) - center[k]) * scale[k]) : T(0);
         if constexpr (One) rec.v[D] = w[(i0 + pi) * p.c];
         recs[pi] = rec;
-        if constexpr (!One)
-          for (int col = 0; col < cc; ++col) ws[pi * cc + col] = w[(i0 + pi) * p.c + col];
+      }
+      if constexpr (!One) {
+        // Consecutive threads, consecutive words (no bank conflicts); kSmallStage loads in
+        // flight per thread before their stores, or the tile waits on one load at a time.
+        const int ne = tn * NC;
+        const T* wt = w + i0 * p.c;
+        for (int e0 = tid; e0 < ne; e0 += nth * kSmallStage) {
+          T v[kSmallStage];
+          KK_SUM_UNROLL
+          for (int u = 0; u < kSmallStage; ++u) {
+            const int e = e0 + nth * u, pi = e / NC, col = e % NC;
+            v[u] = e < ne && col < cc ? wt[pi * p.c + col] : T(0);
+          }
+          KK_SUM_UNROLL
+          for (int u = 0; u < kSmallStage; ++u)
+            if (e0 + nth * u < ne) ws[e0 + nth * u] = v[u];
+        }
       }
     });
     r.run([&](int tid) {
       State& s = st[tid];
-      const int g = tid % kSmallGroups;
-      T part[kSmallQpt][NC] = {};  // plain sums over this tile (sum reduction)
+      T part[Q][NC] = {};  // plain sums over this tile
       for (int pi = tid / kSmallGroups; pi < tn; pi += kSmallLanes) {
         const R rec = recs[pi];
+        T kv[Q];  // one kernel value per pair, for all NC columns
         KK_SUM_UNROLL
-        for (int i = 0; i < kSmallQpt; ++i) {
+        for (int i = 0; i < Q; ++i) {
           T q = 0;
           KK_SUM_UNROLL
           for (int k = 0; k < D; ++k) {
             T diff = rec.v[k] - s.y[i][k];
             q = L1 ? q + (diff < T(0) ? -diff : diff) : q + diff * diff;
           }
-          if constexpr (Lse) {
-            if (p.exclude_self && i0 + pi == j0 + g + kSmallGroups * i) continue;
-            T lk = kernel_log_value<K, L1>(q, p.params);
+          kv[i] = kernel_value<K, L1>(q, p.params);
+        }
+        if constexpr (One) {
+          KK_SUM_UNROLL
+          for (int i = 0; i < Q; ++i) part[i][0] += kv[i] * rec.v[D];
+        } else {
+          const T* wr = ws + pi * NC;
+          KK_SUM_UNROLL
+          for (int c4 = 0; c4 < NC; c4 += 4) {  // one 16-byte (float) load feeds 4 * Q FMAs
+            const Vec<T, 4> wv = *reinterpret_cast<const Vec<T, 4>*>(wr + c4);
             KK_SUM_UNROLL
-            for (int col = 0; col < NC; ++col)
-              if (One || col < cc) s.acc[i][col].add(lk + (One ? rec.v[D] : ws[pi * cc + col]));
-          } else {
-            T kv = kernel_value<K, L1>(q, p.params);
-            KK_SUM_UNROLL
-            for (int col = 0; col < NC; ++col)
-              if (One || col < cc) part[i][col] += kv * (One ? rec.v[D] : ws[pi * cc + col]);
+            for (int i = 0; i < Q; ++i)
+              KK_SUM_UNROLL
+              for (int e = 0; e < 4; ++e) part[i][c4 + e] += kv[i] * wv.v[e];
           }
         }
       }
-      if constexpr (!Lse) {
-        KK_SUM_UNROLL
-        for (int i = 0; i < kSmallQpt; ++i) {
+      KK_SUM_UNROLL
+      for (int i = 0; i < Q; ++i) {
+        if constexpr (One) {
+          s.acc[i].add(part[i][0]);
+        } else {
           KK_SUM_UNROLL
-          for (int col = 0; col < NC; ++col) s.acc[i][col].add(part[i][col]);
+          for (int col = 0; col < NC; ++col) s.part[i][col] = part[i][col];
         }
       }
     });
+    if constexpr (!One) {
+      // The tile is read: its memory takes the lane sums, red[(lane * BQ + query) * NC + col].
+      r.run([&](int tid) {
+        const State& s = st[tid];
+        T* o = red + (tid / kSmallGroups * BQ + tid % kSmallGroups) * NC;
+        KK_SUM_UNROLL
+        for (int i = 0; i < Q; ++i)
+          KK_SUM_UNROLL
+          for (int c4 = 0; c4 < NC; c4 += 4) {
+            Vec<T, 4> v;
+            KK_SUM_UNROLL
+            for (int e = 0; e < 4; ++e) v.v[e] = s.part[i][c4 + e];
+            *reinterpret_cast<Vec<T, 4>*>(o + kSmallGroups * i * NC + c4) = v;
+          }
+      });
+      // Output e = query * NC + col of the block is thread e % nth's, sum e / nth: the lanes
+      // added pairwise in T (converting each to double costs too many conversions), the tiles
+      // in double.
+      r.run([&](int tid) {
+        State& s = st[tid];
+        KK_SUM_UNROLL
+        for (int h = 0; h < State::NA; ++h) {
+          if (tid + nth * h >= BQ * NC) break;
+          T a[kSmallLanes];
+          KK_SUM_UNROLL
+          for (int l = 0; l < kSmallLanes; ++l) a[l] = red[l * BQ * NC + tid + nth * h];
+          s.acc[h] += double(pairwise_sum<kSmallLanes>(a));
+        }
+      });
+    }
   }
-  // Combine the lanes of each query, one column at a time (the tile memory is free now).
-  T* red = static_cast<T*>(smem);
-  for (int col = 0; col < cc; ++col) {
+  if constexpr (One) {
+    // Combine the lanes of each query (the tile memory is free now).
     r.run([&](int tid) {
       KK_SUM_UNROLL
-      for (int i = 0; i < kSmallQpt; ++i) {
-        KK_SUM_UNROLL
-        for (int cx = 0; cx < NC; ++cx)  // constant indices keep acc in registers
-          if (cx == col) red[tid * kSmallQpt + i] = st[tid].acc[i][cx].value();
-      }
+      for (int i = 0; i < Q; ++i) red[tid * Q + i] = st[tid].acc[i].value();
     });
     r.run([&](int tid) {
       if (tid >= kSmallGroups) return;
       KK_SUM_UNROLL
-      for (int i = 0; i < kSmallQpt; ++i) {
+      for (int i = 0; i < Q; ++i) {
         int64_t j = j0 + tid + kSmallGroups * i;
         if (j >= p.m) continue;
-        const T* lanes = red + tid * kSmallQpt + i;  // lane l at l * kSmallGroups * kSmallQpt
-        T v;
-        if constexpr (Lse) {
-          RunningLse<T> a;
-          for (int l = 0; l < kSmallLanes; ++l) a.add(lanes[l * kSmallGroups * kSmallQpt]);
-          v = a.value();
-        } else {
-          double a = 0;
-          for (int l = 0; l < kSmallLanes; ++l) a += double(lanes[l * kSmallGroups * kSmallQpt]);
-          v = T(a);
-        }
-        p.out[(b * p.m + j) * p.c + c0 + col] = v;
+        const T* lanes = red + tid * Q + i;  // lane l at l * kSmallGroups * Q
+        double a = 0;
+        for (int l = 0; l < kSmallLanes; ++l) a += double(lanes[l * kSmallGroups * Q]);
+        p.out[(b * p.m + j) * p.c + c0] = T(a);
+      }
+    });
+  } else {
+    r.run([&](int tid) {
+      KK_SUM_UNROLL
+      for (int h = 0; h < State::NA; ++h) {
+        const int e = tid + nth * h, col = e % NC;
+        const int64_t j = j0 + e / NC;
+        if (e < BQ * NC && j < p.m && col < cc)
+          p.out[(b * p.m + j) * p.c + c0 + col] = T(st[tid].acc[h]);
       }
     });
   }
+}
+
+// Shared memory for the lane results of a small block.
+KK_FN int64_t small_red_bytes(int nc, int64_t sz) {
+  const int64_t q = small_qpt(nc, sz);
+  return (nc == 1 ? kThreads * q : kSmallLanes * kSmallGroups * q * nc) * sz;
 }
 
 // ---- tiled (larger d) ------------------------------------------------------------------------
@@ -356,11 +449,6 @@ constexpr int tiled_points = 16 * tile_p<T>;
 constexpr int kDotMinD = 16;
 template <class T>
 constexpr double kDotMaxNorm = sizeof(T) == 8 ? 64.0 : 2.0;
-
-template <class T, int N>
-struct alignas(16) Vec {
-  T v[N];
-};
 
 // Shared memory of a tiled block, in elements of T; rows padded by 16 bytes so that rows stay
 // 16-byte aligned and the transposing stores spread over the banks.
@@ -570,7 +658,7 @@ enum Path : int { kGeneric = 0, kSmall, kTiled };
 struct Plan {
   int path = kGeneric;
   int dim = 0;         // small: compile-time D
-  bool one = false;    // small: one weight column, stored with the point
+  int cols = kChunk;   // weight columns per block (the grid's z: ceil(c / cols))
   int threads = 0;
   int64_t queries = 0; // per block
   int64_t tile = 0;    // data points per tile (small, generic); 0: does not fit
@@ -589,14 +677,15 @@ KK_FN Plan plan_sum(int kind, int64_t d, int64_t c, int64_t sz, int64_t shared_b
   // which neither the emulator nor racecheck reproduced; the generic one matched the CPU.
   const int D = kind == kMaternGeneral || lse ? -1 : small_dim(d);
   if (D > 0) {
-    const bool one = c == 1;
-    const int64_t rec = small_stride(D, one) * sz + (one ? 0 : cc * sz);
-    const int64_t red = kThreads * kSmallQpt * sz;
+    const int nc = small_cols(c);
+    const int64_t rec = small_stride(D, nc == 1) * sz + (nc == 1 ? 0 : nc * sz);
+    const int64_t red = small_red_bytes(nc, sz);
     int64_t tile = shared_bytes / rec;
     tile = tile > kSmallMaxTile ? kSmallMaxTile : tile;
+    if (nc > 1) tile = tile / 16 * 16;  // the weight rows stay 16-byte aligned
     if (tile >= 16 && shared_bytes >= red) {
-      pl.path = kSmall, pl.dim = D, pl.one = one, pl.threads = kThreads;
-      pl.queries = kSmallQueries, pl.tile = tile;
+      pl.path = kSmall, pl.dim = D, pl.cols = nc, pl.threads = kThreads;
+      pl.queries = kSmallGroups * small_qpt(nc, sz), pl.tile = tile;
       pl.bytes = tile * rec > red ? tile * rec : red;
       return pl;
     }
@@ -618,14 +707,16 @@ KK_FN Plan plan_sum(int kind, int64_t d, int64_t c, int64_t sz, int64_t shared_b
 template <int K, bool Lse, class T>
 constexpr bool has_fast_programs = K != kMaternGeneral && !Lse;
 
-// Calls f(integral_constant<int, D>, bool_constant<One>) for a small plan (One only for sums).
-template <bool Lse, class F>
-void dispatch_small(int dim, bool one, F&& f) {
+// Calls f(integral_constant<int, D>, integral_constant<int, NC>) for a small plan.
+template <class F>
+void dispatch_small(int dim, int cols, F&& f) {
   auto go = [&](auto D) {
-    if constexpr (!Lse) {
-      if (one) return f(D, std::true_type{});
+    switch (cols) {
+      case 1: return f(D, std::integral_constant<int, 1>{});
+      case 4: return f(D, std::integral_constant<int, 4>{});
+      case 8: return f(D, std::integral_constant<int, 8>{});
+      default: return f(D, std::integral_constant<int, 16>{});
     }
-    f(D, std::false_type{});
   };
   switch (dim) {
     case 1: return go(std::integral_constant<int, 1>{});
