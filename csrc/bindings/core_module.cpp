@@ -429,7 +429,7 @@ PYBIND11_MODULE(_core, m) {
       "out[l, i, s] = sum_j a[i, j] x[l, j, s] (internal; use kernelkit.kron).");
   m.def(
       "kron_mode_chain",
-      [](py::list factors, py::array x, py::array out) {
+      [](py::list factors, py::array x, py::array out, int64_t rt) {
         auto need = [](bool ok, const char* what) { check(ok, "kron_mode_chain", what); };
         const int nf = int(factors.size());
         need(nf >= 1 && x.ndim() == nf + 2 && out.ndim() == nf + 2 &&
@@ -456,11 +456,13 @@ PYBIND11_MODULE(_core, m) {
           const T* px = static_cast<const T*>(x.data());
           T* po = static_cast<T*>(out.mutable_data());
           py::gil_scoped_release release;
-          kernelkit::cpu::mode_chain<T>(nf, pa.data(), r.data(), c.data(), px, po, L, R);
+          kernelkit::cpu::mode_chain<T>(nf, pa.data(), r.data(), c.data(), px, po, L, R, rt);
         };
         if (x.dtype().is(py::dtype::of<float>())) return run(float{});
         if (x.dtype().is(py::dtype::of<double>())) return run(double{});
         throw py::type_error("kron_mode_chain: float32 or float64");
       },
-      "Consecutive modes in one pass (internal; use kernelkit.kron).");
+      "Consecutive modes in one pass, rt trailing values per block (0: all; internal, use "
+      "kernelkit.kron).",
+      py::arg("factors"), py::arg("x"), py::arg("out"), py::arg("rt") = 0);
 }

@@ -122,31 +122,43 @@ void mode_product(const T* a, int64_t r, int64_t c, const T* in, T* out, int64_t
 
 template <class T>
 void mode_chain(int nf, const T* const* a, const int64_t* r, const int64_t* c, const T* in,
-                T* out, int64_t L, int64_t R) {
-  int64_t in_block = R, out_block = R, big = R;
-  for (int f = 0; f < nf; ++f) {
-    in_block *= c[f];
-    out_block *= r[f];
-  }
-  for (int f = 0; f <= nf; ++f) {  // largest intermediate: r_0..r_{f-1} x c_f..c_{nf-1} x R
-    int64_t size = R;
+                T* out, int64_t L, int64_t R, int64_t rt) {
+  if (L == 0 || R == 0) return;
+  rt = rt < 1 || rt > R ? R : rt;
+  const bool tiled = rt < R;
+  int64_t P = 1, Q = 1, big = 1;
+  for (int f = 0; f < nf; ++f) P *= c[f], Q *= r[f];
+  for (int f = 0; f <= nf; ++f) {  // largest intermediate: r_0..r_{f-1} x c_f..c_{nf-1} x rt
+    int64_t size = rt;
     for (int g = 0; g < nf; ++g) size *= g < f ? r[g] : c[g];
     big = std::max(big, size);
   }
+  const int64_t tiles = (R + rt - 1) / rt;
 #pragma omp parallel
   {
     std::vector<T> buf[2] = {std::vector<T>(size_t(big)), std::vector<T>(size_t(big))};
+    std::vector<T> tile_in(tiled ? size_t(P * rt) : 0), tile_out(tiled ? size_t(Q * rt) : 0);
 #pragma omp for schedule(static)
-    for (int64_t l = 0; l < L; ++l) {
-      const T* src = in + l * in_block;
+    for (int64_t u = 0; u < L * tiles; ++u) {
+      const int64_t l = u / tiles, s0 = u % tiles * rt, w = std::min(rt, R - s0);
+      const T* src = in + l * P * R;
+      if (tiled) {  // gather the P x w tile (runs of w values R apart)
+        for (int64_t p = 0; p < P; ++p)
+          std::copy(src + p * R + s0, src + p * R + s0 + w, tile_in.data() + p * w);
+        src = tile_in.data();
+      }
       for (int f = 0; f < nf; ++f) {
-        int64_t lead = 1, trail = R;
+        int64_t lead = 1, trail = w;
         for (int g = 0; g < f; ++g) lead *= r[g];
         for (int g = f + 1; g < nf; ++g) trail *= c[g];
-        T* dst = f == nf - 1 ? out + l * out_block : buf[f % 2].data();
+        T* dst = f < nf - 1 ? buf[f % 2].data() : tiled ? tile_out.data() : out + l * Q * R;
         one_mode(a[f], r[f], c[f], src, dst, lead, trail, false);
         src = dst;
       }
+      if (tiled)
+        for (int64_t q = 0; q < Q; ++q)
+          std::copy(tile_out.data() + q * w, tile_out.data() + (q + 1) * w,
+                    out + l * Q * R + q * R + s0);
     }
   }
 }
@@ -156,8 +168,8 @@ template void mode_product<float>(const float*, int64_t, int64_t, const float*, 
 template void mode_product<double>(const double*, int64_t, int64_t, const double*, double*,
                                    int64_t, int64_t);
 template void mode_chain<float>(int, const float* const*, const int64_t*, const int64_t*,
-                                const float*, float*, int64_t, int64_t);
+                                const float*, float*, int64_t, int64_t, int64_t);
 template void mode_chain<double>(int, const double* const*, const int64_t*, const int64_t*,
-                                 const double*, double*, int64_t, int64_t);
+                                 const double*, double*, int64_t, int64_t, int64_t);
 
 }  // namespace kernelkit::cpu::KK_ISA

@@ -25,7 +25,7 @@ __all__ = ["kron_matvec", "KroneckerOperator", "KroneckerSum", "kron_eigh", "kro
 
 
 def _check_factors(factors, xp=np):
-    fs = [xp.asarray(f) for f in factors]
+    fs = [f if isinstance(f, xp.ndarray) else xp.asarray(f) for f in factors]
     if not fs:
         raise ValueError("need at least one factor")
     for i, f in enumerate(fs):
@@ -64,19 +64,33 @@ def _mode_product(a, t, axis, blas=False):
     return out
 
 
-_CHAIN_MAX = 16384  # elements of a trailing block (128 KiB in float64: stays in L2)
+# Per-thread intermediates of a CPU chain block, in elements (512 KiB in float64: about this
+# VM's L2; 16384 took 10-20% longer on 16^5 and 8^8 in bench/kron_matvec.py), and the runs
+# of trailing values a block may take when the chain's trailing axes are too long for one.
+_CHAIN_MAX = 65536
+_CHAIN_RUNS = (512, 256, 128, 64, 32, 16)
 
 
-def _chain_start(rows, cols, k):
-    """First mode of the longest trailing run (2 modes or more) whose per-block intermediates
-    all fit in _CHAIN_MAX elements, or len(rows) if none: those modes then cost one pass over
-    memory together instead of one each."""
-    d = len(rows)
-    for s in range(d - 1):
-        sizes = [int(np.prod(rows[s:f] + cols[f:], dtype=np.int64)) * k for f in range(s, d + 1)]
-        if max(sizes) <= _CHAIN_MAX:
-            return s
-    return d
+@functools.lru_cache(maxsize=256)
+def _cpu_passes(rows, cols, k):
+    """The CPU's passes from the first mode on: (s, j, rt) applies modes s..j-1 as one chain
+    with rt trailing values per block, the longest chain whose per-block intermediates fit in
+    _CHAIN_MAX (rt: all trailing values if they fit, else the longest run that does), or
+    (s, s + 1, None): mode s alone over the whole array. Each pass costs one trip through
+    memory (8^8: 2 passes, not 8)."""
+    d, passes, s = len(rows), [], 0
+    while s < d:
+        best = (s + 1, None)
+        for j in range(s + 2, d + 1):
+            R = math.prod(cols[j:]) * k
+            per_value = _chain_elements(rows[s:j], cols[s:j])
+            for rt in (R, *(run for run in _CHAIN_RUNS if run < R)):
+                if per_value * rt <= _CHAIN_MAX:
+                    best = (j, rt)
+                    break
+        passes.append((s, *best))
+        s = best[0]
+    return tuple(passes)
 
 
 _GPU_GEMM_MIN = 64        # factors at least this large (both sizes) go to cuBLAS (matmul)
@@ -145,6 +159,7 @@ def _device_passes(rows, cols, small, k, shared_values, B=1):
     return tuple(passes)
 
 
+@functools.lru_cache(maxsize=256)
 def _chain_plan(passes, rows, cols, k, B):
     """When every pass is a chain: the passes as (s, j, L, R, rt, src, dst) over the slots
     0 = x, 1 = out, 2 and 3 = the two halves of one scratch buffer (the intermediates
@@ -181,10 +196,7 @@ def _device_matvec(fs, t, xp, chain, shared_bytes, chains=None):
         plan, (size_a, size_b) = planned
         out = xp.empty((B, *rows, k), dtype=t.dtype)
         scratch = xp.empty(size_a + size_b, dtype=t.dtype) if size_a else None
-        slots = [t.reshape(-1), out.reshape(-1)]
-        if scratch is not None:
-            slots += [scratch[:size_a], scratch[size_a:]]
-        (chains or _run_chains)(fs, plan, slots, chain)
+        (chains or _run_chains)(fs, plan, (t, out, scratch, size_a), chain)
         return out
     for s, j, rt in passes:
         R = math.prod(rows[j:]) * k
@@ -204,8 +216,13 @@ def _device_matvec(fs, t, xp, chain, shared_bytes, chains=None):
     return t
 
 
-def _run_chains(fs, plan, slots, chain):
-    """_chain_plan's passes one chain call after another (flat slots viewed per pass)."""
+def _run_chains(fs, plan, buffers, chain):
+    """_chain_plan's passes one chain call after another, on views of the buffers (x, out,
+    scratch, size of the scratch's first half)."""
+    t, out, scratch, size_a = buffers
+    slots = [t.reshape(-1), out.reshape(-1)]
+    if scratch is not None:
+        slots += [scratch[:size_a], scratch[size_a:]]
     for s, j, L, R, rt, src, dst in plan:
         P = math.prod(f.shape[1] for f in fs[s:j])
         Q = math.prod(f.shape[0] for f in fs[s:j])
@@ -213,20 +230,26 @@ def _run_chains(fs, plan, slots, chain):
               slots[dst][:L * Q * R].reshape(L, Q, R), rt)
 
 
-def _cuda_chains(fs, plan, slots, chain=None):
-    """All of _chain_plan's passes in one call into the CUDA module."""
+def _cuda_chains(fs, plan, buffers, chain=None):
+    """All of _chain_plan's passes in one call into the CUDA module (device pointers: no
+    CuPy views to make, host time being most of a small product's time)."""
     import cupy as cp
 
     from . import _gpu
 
+    t, out, scratch, size_a = buffers
+    slots = [t.data.ptr, out.data.ptr]
+    if scratch is not None:
+        slots += [scratch.data.ptr, scratch.data.ptr + size_a * scratch.itemsize]
     _gpu.module().kron_passes(
         0 if fs[0].dtype == np.float32 else 1, [f.shape[0] for f in fs],
-        [f.shape[1] for f in fs], [f.data.ptr for f in fs], plan, [a.data.ptr for a in slots],
+        [f.shape[1] for f in fs], [f.data.ptr for f in fs], plan, slots,
         cp.cuda.get_current_stream().ptr)
 
 
 def _cuda_chain(factors, t, out, rt):
-    _cuda_chains(factors, ((0, len(factors), t.shape[0], t.shape[2], rt, 0, 1),), [t, out])
+    _cuda_chains(factors, ((0, len(factors), t.shape[0], t.shape[2], rt, 0, 1),),
+                 (t, out, None, 0))
 
 
 def kron_matvec(factors, x, *, transpose=False, _emulate_shared=None):
@@ -286,7 +309,8 @@ def kron_matvec(factors, x, *, transpose=False, _emulate_shared=None):
                         else (int(np.prod(rows, dtype=np.int64)),), dtype=dt)
     if xp is not np or _emulate_shared:
         # The GPU algorithm: CUDA on CuPy arrays, or the CPU's block emulator (tests).
-        fs = [xp.ascontiguousarray(f, dtype=dt) for f in fs]
+        fs = [f if f.dtype == dt and f.flags.c_contiguous else xp.ascontiguousarray(f, dtype=dt)
+              for f in fs]
         if xp is not np:
             chain, chains, shared = _cuda_chain, _cuda_chains, _GPU_SHARED
         else:
@@ -300,19 +324,21 @@ def kron_matvec(factors, x, *, transpose=False, _emulate_shared=None):
     # shrinking factors first (smallest r/c), so intermediates stay small
     order = sorted(range(len(fs)), key=lambda i: rows[i] / cols[i] if cols[i] else 0.0)
     blas = _use_blas(fs)
-    start = len(fs)
-    if not blas and dt in (np.float32, np.float64) and order == sorted(order):
-        start = _chain_start(rows, cols, k)
-    for i in order[:start]:
-        t = _mode_product(fs[i], t, i + 1, blas)
-    if start < len(fs):  # the trailing small modes in one pass, block by block in cache
-        lead = t.shape[:start + 1]
-        out = np.empty(lead + tuple(rows[start:]) + (k,), dtype=dt)
-        L = int(np.prod(lead, dtype=np.int64))
-        _core.kron_mode_chain([np.ascontiguousarray(f) for f in fs[start:]],
-                              t.reshape((L, *cols[start:], k)),
-                              out.reshape((L, *rows[start:], k)))
-        t = out
+    if blas or dt not in (np.float32, np.float64) or order != sorted(order):
+        for i in order:
+            t = _mode_product(fs[i], t, i + 1, blas)
+    else:
+        for s, j, rt in _cpu_passes(tuple(rows), tuple(cols), k):
+            if rt is None:
+                t = _mode_product(fs[s], t, s + 1)
+                continue
+            L = B * math.prod(rows[:s])
+            R = math.prod(cols[j:]) * k
+            out = np.empty((B, *rows[:j], *cols[j:], k), dtype=dt)
+            _core.kron_mode_chain([np.ascontiguousarray(f) for f in fs[s:j]],
+                                  t.reshape((L, *cols[s:j], R)), out.reshape((L, *rows[s:j], R)),
+                                  rt)
+            t = out
     out = t.reshape((*batch, int(np.prod(rows, dtype=np.int64)), k))
     return out[:, 0] if vector else out
 
