@@ -138,6 +138,34 @@ def test_empty_and_nan():
 
 # ---- GridGP -----------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("chain_max", [48, 160, 400])
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-13), (np.float32, 2e-5)])
+def test_tiled_chains(monkeypatch, chain_max, dtype, tol):
+    """Small chain budgets: leading chains over gathered tiles of trailing runs (with a
+    partial last tile), as 16^5 and 8^8 take at full size, next to the trailing chain."""
+    import kernelkit.kron as kr
+
+    monkeypatch.setattr(kr, "_CHAIN_MAX", chain_max)
+    monkeypatch.setattr(kr, "_CHAIN_RUNS", (8, 3, 2))
+    kr._cpu_passes.cache_clear()
+    rng = np.random.default_rng(chain_max)
+    tiled = 0
+    try:
+        for shapes, k in (([(3, 3)] * 6, 2), ([(4, 5), (3, 2), (5, 5), (2, 3), (3, 3)], 3),
+                          ([(2, 2)] * 9, 1), ([(5, 3), (2, 4), (4, 4)], 5)):
+            fs = [rng.standard_normal(sh).astype(dtype) for sh in shapes]
+            x = rng.standard_normal((2, int(np.prod([c for _, c in shapes])), k)).astype(dtype)
+            ref = np.einsum("ij,bjk->bik", dense(fs), x)
+            got = kron_matvec(fs, x)
+            np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * np.abs(ref).max())
+            rows, cols = tuple(r for r, _ in shapes), tuple(c for _, c in shapes)
+            tiled += sum(rt is not None and rt < np.prod(cols[j:]) * k
+                         for _, j, rt in kr._cpu_passes(rows, cols, k))
+    finally:
+        kr._cpu_passes.cache_clear()
+    assert tiled > 0
+
+
 from kernelkit.kron import GridGP, _kernel_1d  # noqa: E402
 
 GRID = [np.linspace(0, 1, 12), np.linspace(0, 2, 10), np.linspace(-1, 1, 8)]

@@ -65,31 +65,40 @@ def _mode_product(a, t, axis, blas=False):
 
 
 # Per-thread intermediates of a CPU chain block, in elements (512 KiB in float64: about this
-# VM's L2; 16384 took 10-20% longer on 16^5 and 8^8 in bench/kron_matvec.py), and the runs
-# of trailing values a block may take when the chain's trailing axes are too long for one.
+# VM's L2; with 16384 and trailing chains only, 16^5 at k = 16 took 4 passes and 2.7x NumPy,
+# now 2 and 4.2x). A tiled chain (trailing runs gathered from a longer axis) also holds its
+# input and output tiles, so its intermediates get a quarter of that (the full budget made
+# 16^5 with k = 1 twice as slow, bench/kron_matvec.py), in runs of these many values.
 _CHAIN_MAX = 65536
 _CHAIN_RUNS = (512, 256, 128, 64, 32, 16)
 
 
 @functools.lru_cache(maxsize=256)
 def _cpu_passes(rows, cols, k):
-    """The CPU's passes from the first mode on: (s, j, rt) applies modes s..j-1 as one chain
-    with rt trailing values per block, the longest chain whose per-block intermediates fit in
-    _CHAIN_MAX (rt: all trailing values if they fit, else the longest run that does), or
-    (s, s + 1, None): mode s alone over the whole array. Each pass costs one trip through
-    memory (8^8: 2 passes, not 8)."""
-    d, passes, s = len(rows), [], 0
-    while s < d:
+    """The CPU's passes, first mode first (shrinking factors early keep intermediates small):
+    (s, j, rt) applies modes s..j-1 as one chain with rt trailing values per block, or
+    (s, s + 1, None) mode s alone over the whole array. The last pass is the longest trailing
+    chain whose contiguous blocks fit in _CHAIN_MAX; the modes before it form the longest
+    tiled chains that fit a quarter of it. Each pass costs one trip through memory (16^5 and
+    8^8: 2 passes)."""
+    d = len(rows)
+    tail = next((s for s in range(d - 1) if _chain_elements(rows[s:], cols[s:]) * k
+                 <= _CHAIN_MAX), d)
+    passes, s = [], 0
+    while s < tail:
         best = (s + 1, None)
-        for j in range(s + 2, d + 1):
+        for j in range(s + 2, tail + 1):
             R = math.prod(cols[j:]) * k
             per_value = _chain_elements(rows[s:j], cols[s:j])
-            for rt in (R, *(run for run in _CHAIN_RUNS if run < R)):
-                if per_value * rt <= _CHAIN_MAX:
-                    best = (j, rt)
-                    break
+            run = next((r for r in _CHAIN_RUNS if r < R and 4 * per_value * r <= _CHAIN_MAX),
+                       None)
+            if run is None:
+                break
+            best = (j, run)
         passes.append((s, *best))
         s = best[0]
+    if tail < d:
+        passes.append((tail, d, k))
     return tuple(passes)
 
 
