@@ -149,6 +149,43 @@ def test_emulated_heavy_rows_unsorted_int64_and_cancellation():
     assert c.nnz == 1 and c[1, 0] == 2.0
 
 
+@pytest.mark.parametrize("side", ["A", "B", "mask"])
+def test_emulated_validation_messages(side):
+    """The device's validation block program (run by the emulator): each malformed input on
+    each side gives the host checks' message, before any kernel reads it."""
+    good = sp.csr_array(np.ones((3, 3)))
+    bad = {
+        "column indices outside": ([0, 1, 9], [0, 1, 2, 3]),
+        "indptr decreases": ([0, 1, 2], [0, 2, 1, 3]),
+        "indptr runs from 1 to 3, expected 0 to nnz = 3": ([0, 1, 2], [1, 1, 2, 3]),
+        "indptr runs from 0 to 2, expected 0 to nnz = 3": ([0, 1, 2], [0, 1, 2, 2]),
+        "indptr runs from 0 to 7, expected 0 to nnz = 3": ([0, 1, 2], [0, 1, 2, 7]),
+    }
+    for message, (indices, indptr) in bad.items():
+        M = sp.csr_array(np.eye(3))          # then its arrays replaced (SciPy would refuse some)
+        M.indices, M.indptr = np.array(indices, np.int32), np.array(indptr, np.int32)
+        args = {"A": (M, good, None), "B": (good, M, None), "mask": (good, good, M)}[side]
+        with pytest.raises(ValueError, match=f"{side}: malformed CSR: {message}"):
+            ks._emulated(args[0], args[1], mask=args[2])
+
+
+@pytest.mark.parametrize("side", ["A", "B", "mask"])
+def test_emulated_unsorted_and_duplicate_indices(side):
+    """Non-canonical input found by the validation program, summed, and the product rerun:
+    every entry split into two halves (exact), rows in decreasing column order."""
+    a = random_csr(50, 40, 0.2, 61)
+    b = random_csr(40, 60, 0.2, 62)
+    mask = random_csr(50, 60, 0.3, 63)
+    M = {"A": a, "B": b, "mask": mask}[side]
+    rows = np.repeat(np.arange(M.shape[0]), np.diff(M.indptr))
+    twice = np.repeat(np.lexsort((-M.indices, rows)), 2)
+    G = sp.csr_array((M.data[twice] / 2, M.indices[twice], 2 * M.indptr), shape=M.shape)
+    G.has_canonical_format = False
+    args = {"A": (G, b, None), "B": (a, G, None), "mask": (a, b, G)}[side]
+    ref = spgemm(a, b, mask=mask if side == "mask" else None)
+    assert_same(ks._emulated(args[0], args[1], mask=args[2]), ref)
+
+
 def test_emulated_bad_input():
     a = sp.csr_array(np.ones((3, 4)))
     bad = sp.csr_array((np.ones(3), np.array([0, 1, 9]), np.array([0, 1, 2, 3])), shape=(3, 4))

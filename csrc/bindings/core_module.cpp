@@ -177,18 +177,21 @@ py::tuple spgemm_emulate_index(int semiring, int value_code, py::array a_indptr,
   cfg.shared_bytes = shared_bytes;
   cfg.workspace_bytes = workspace_bytes;
   kernelkit::cpu::EmulatedCsr<I> c;
+  const int64_t nnz[3] = {a.nnz, b.nnz, mask.is_none() ? 0 : int64_t(mask_indices.size())};
+  int noncanonical = 0;
   {
     py::gil_scoped_release release;
-    kernelkit::cpu::spgemm_emulate<I>(static_cast<kernelkit::sparse::Semiring>(semiring),
-                                      value_code, p, sort, cfg, c);
+    noncanonical = kernelkit::cpu::spgemm_emulate<I>(
+        static_cast<kernelkit::sparse::Semiring>(semiring), value_code, p, k, nnz, sort, cfg, c);
   }
+  if (noncanonical) return py::make_tuple(py::none(), py::none(), py::none(), noncanonical);
   py::array_t<int64_t> indptr(c.indptr.size());
   std::copy(c.indptr.begin(), c.indptr.end(), indptr.mutable_data());
   py::array_t<I> indices(c.indices.size());
   std::copy(c.indices.begin(), c.indices.end(), indices.mutable_data());
   py::array_t<uint8_t> data(c.data.size());
   std::copy(c.data.begin(), c.data.end(), data.mutable_data());
-  return py::make_tuple(indptr, indices, data);
+  return py::make_tuple(indptr, indices, data, 0);
 }
 
 }  // namespace
@@ -340,7 +343,8 @@ PYBIND11_MODULE(_core, m) {
         throw py::type_error("index arrays must be int32 or int64");
       },
       "Test hook: the CUDA SpGEMM's launch sequence and block programs run by the sequential "
-      "block emulator. Returns (indptr int64, indices, data bytes); plus_times zeros kept.");
+      "block emulator. Returns (indptr int64, indices, data bytes, 0), plus_times zeros kept, "
+      "or (None, None, None, bits of the inputs not in canonical form).");
   m.def(
       "kernel_sum",
       [](int kind, double alpha, double nu, double log_c, bool l1, int reduction,

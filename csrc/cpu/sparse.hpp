@@ -61,9 +61,13 @@ struct EmulatedCsr {
   std::vector<unsigned char> data;  // nnz values of the input value type
 };
 // C = A B by the CUDA SpGEMM's launch sequence and block programs, run by the block emulator.
-// Exact zeros of plus_times are still in C (the caller drops them, as on the GPU).
+// Exact zeros of plus_times are still in C (the caller drops them, as on the GPU). First the
+// device's input validation (k: A's columns; nnz: of A, B and the mask): std::invalid_argument
+// for malformed input, as the CUDA launcher; a nonzero return (a bit per input not in
+// canonical form) leaves c empty, and the caller sums duplicates and starts again.
 template <class I>
-void spgemm_emulate(sparse::Semiring sr, int value_code, const sparse::blocks::Problem<I>& p,
-                    bool sort, const EmulatorConfig& cfg, EmulatedCsr<I>& c);
+int spgemm_emulate(sparse::Semiring sr, int value_code, const sparse::blocks::Problem<I>& p,
+                   int64_t k, const int64_t* nnz, bool sort, const EmulatorConfig& cfg,
+                   EmulatedCsr<I>& c);
 
 }  // namespace kernelkit::cpu

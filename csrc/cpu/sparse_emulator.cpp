@@ -36,13 +36,38 @@ static void place_rows(int64_t m, const int32_t* bits, const unsigned long long*
     place_block(r, m, bits, count, fill, order.data(), blk, local, base);
 }
 
-// The launch sequence of csrc/cuda/sparse.cu (validation aside: Python checks the emulator's
-// NumPy input itself). Symbolic: row analysis, [host copy], binning, symbolic blocks, scan,
-// the numeric row analysis, [host copy: nnz and the numeric bin counts]. Numeric: row
-// analysis again (bits), binning, numeric blocks, with the plan from the copied counts.
+// Validation (validate_block) of A, B and the mask, as the CUDA launcher's first kernel, then
+// check_inputs on the counts.
 template <class I>
-void spgemm_emulate(Semiring sr, int value_code, const Problem<I>& p, bool sort,
-                    const EmulatorConfig& cfg, EmulatedCsr<I>& c) {
+static int validate_inputs(const Problem<I>& p, int64_t k, const int64_t* nnz) {
+  CsrView<I> v[3];
+  v[0].rows = p.m, v[0].cols = k, v[0].indptr = p.a_indptr, v[0].indices = p.a_indices;
+  v[1].rows = k, v[1].cols = p.n, v[1].indptr = p.b_indptr, v[1].indices = p.b_indices;
+  v[2].rows = p.m, v[2].cols = p.n, v[2].indptr = p.mask_indptr, v[2].indices = p.mask_indices;
+  const int count = p.mask_indptr ? 3 : 2;
+  CsrCheck checks[3] = {};
+  unsigned long long local[4];
+  HostRunner r{kBinThreads};
+  for (int i = 0; i < count; ++i) {
+    v[i].nnz = nnz[i];
+    const int64_t items = std::max(v[i].rows + 1, v[i].nnz);
+    for (int64_t blk = 0; blk < (items + kBinChunk - 1) / kBinChunk; ++blk)
+      validate_block(r, v[i], &checks[i], blk, local);
+  }
+  const char* names[3] = {"A", "B", "mask"};
+  const int64_t cols[3] = {k, p.n, p.n};
+  return check_inputs(checks, names, nnz, cols, count);
+}
+
+// The launch sequence of csrc/cuda/sparse.cu. Symbolic: validation and row analysis, [host
+// copy], binning, symbolic blocks, scan, the numeric row analysis, [host copy: nnz and the
+// numeric bin counts]. Numeric: row analysis again (bits), binning, numeric blocks, with the
+// plan from the copied counts.
+template <class I>
+int spgemm_emulate(Semiring sr, int value_code, const Problem<I>& p, int64_t k,
+                   const int64_t* input_nnz, bool sort, const EmulatorConfig& cfg,
+                   EmulatedCsr<I>& c) {
+  if (int noncanonical = validate_inputs(p, k, input_nnz)) return noncanonical;
   std::vector<I> order;
   std::vector<int32_t> bits(p.m);
   unsigned long long count[kMaxBins] = {}, num_count[kMaxBins] = {};
@@ -97,11 +122,14 @@ void spgemm_emulate(Semiring sr, int value_code, const Problem<I>& p, bool sort,
     }
   });
   if (!ok) throw std::invalid_argument("semiring not defined for this value type");
+  return 0;
 }
 
-template void spgemm_emulate<int32_t>(Semiring, int, const Problem<int32_t>&, bool,
-                                      const EmulatorConfig&, EmulatedCsr<int32_t>&);
-template void spgemm_emulate<int64_t>(Semiring, int, const Problem<int64_t>&, bool,
-                                      const EmulatorConfig&, EmulatedCsr<int64_t>&);
+template int spgemm_emulate<int32_t>(Semiring, int, const Problem<int32_t>&, int64_t,
+                                     const int64_t*, bool, const EmulatorConfig&,
+                                     EmulatedCsr<int32_t>&);
+template int spgemm_emulate<int64_t>(Semiring, int, const Problem<int64_t>&, int64_t,
+                                     const int64_t*, bool, const EmulatorConfig&,
+                                     EmulatedCsr<int64_t>&);
 
 }  // namespace kernelkit::cpu

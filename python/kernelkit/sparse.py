@@ -271,44 +271,37 @@ def _index_for(parts, m, k, n, forced):
 def _emulated(A, B, *, semiring="plus_times", mask=None, complement_mask=False,
               sort_indices=True, shared_bytes=48 * 1024, workspace_bytes=64 << 20,
               index_dtype=None):
-    """Test hook: the CUDA SpGEMM (binning, launch plan, block programs) run by the CPU's
-    sequential block emulator on SciPy input; returns a csr_array. shared_bytes and
+    """Test hook: the CUDA SpGEMM (validation, binning, launch plan, block programs) run by
+    the CPU's sequential block emulator on SciPy input; returns a csr_array. shared_bytes and
     workspace_bytes stand in for the device's shared memory and the global-table budget
     (small values force the global-memory tables and their batching)."""
-    a, b, mk = _device_inputs(A, B, mask, _as_csr)
-    for M, name in ((a, "A"), (b, "B"), (mk, "mask")):
-        if M is not None:
-            _check_csr_arrays(M, name)
+    a, b, mk = _device_inputs(A, B, mask, lambda M, name: _as_csr(M, name, canonical=False))
     index = _index_for([M for M in (a, b, mk) if M is not None], a.shape[0], a.shape[1],
                        b.shape[1], index_dtype)
 
     def run(g):
-        indptr, indices, raw = _core.spgemm_emulate(
+        indptr, indices, raw, noncanonical = _core.spgemm_emulate(
             g["semiring"], g["value_code"], *g["a"], g["m"], g["k"], *g["b"], g["n"],
             None if g["mask"] is None else (*g["mask"], g["m"], g["n"]), g["complement"],
             g["sort"], int(shared_bytes), int(workspace_bytes))
+        if noncanonical:
+            raise _NotCanonical(noncanonical)
         return indptr, indices, raw.view(g["a"][2].dtype)
 
-    indptr, indices, data = _device_product(np, a, b, mk, semiring, complement_mask,
-                                            sort_indices, index, run)
+    indptr, indices, data = _canonical_retry(
+        (a, b, mk), lambda a, b, mk: _device_product(np, a, b, mk, semiring, complement_mask,
+                                                     sort_indices, index, run))
     return sp.csr_array((data, indices, indptr), shape=(a.shape[0], b.shape[1]))
 
 
-def _check_csr_arrays(M, name):
-    """ValueError for malformed CSR in NumPy arrays (the emulator's input; on the GPU the
-    launcher checks the same on the device, with the same messages): the block programs
-    would read out of bounds."""
-    _check_csr_sizes(M, name)
-    ip, ind = M.indptr, M.indices
-    bad = None
-    if int(ip[0]) != 0 or int(ip[-1]) != ind.size:
-        bad = f"indptr runs from {int(ip[0])} to {int(ip[-1])}, expected 0 to nnz = {ind.size}"
-    elif M.shape[0] and bool((ip[1:] < ip[:-1]).any()):
-        bad = "indptr decreases"
-    elif ind.size and (int(ind.min()) < 0 or int(ind.max()) >= M.shape[1]):
-        bad = f"column indices outside [0, {M.shape[1]})"
-    if bad:
-        raise ValueError(f"{name}: malformed CSR: {bad}")
+def _canonical_retry(inputs, product):
+    """product(A, B, mask); when the launcher finds unsorted or duplicate column indices,
+    once more with those inputs summed (as SciPy does)."""
+    try:
+        return product(*inputs)
+    except _NotCanonical as e:
+        return product(*(_canonical_copy(M) if e.which >> i & 1 else M
+                         for i, M in enumerate(inputs)))
 
 
 def _check_csr_sizes(M, name):
@@ -360,7 +353,7 @@ def _spgemm_cuda(A, B, semiring, mask, complement_mask, sort_indices, index_dtyp
         # Budget for the global-memory tables of rows too large for shared memory (batched;
         # at least one table whatever the budget): half the inputs, so the peak stays within
         # 1.5 x (A + B + C) plus the per-row arrays.
-        workspace = sum(M.data.nbytes + M.indices.nbytes + M.indptr.nbytes for M in (a, b)) // 2
+        workspace = sum(x.nbytes for x in (*g["a"], *g["b"])) // 2
         d = dict(semiring=g["semiring"], value_code=g["value_code"],
                  index64=g["index"] == np.int64, complement=g["complement"], sort=g["sort"],
                  m=m, k=k, n=n, a_nnz=g["a"][1].size, b_nnz=g["b"][1].size,
@@ -383,14 +376,9 @@ def _spgemm_cuda(A, B, semiring, mask, complement_mask, sort_indices, index_dtyp
         mod.spgemm_numeric(d)
         return indptr, indices, data
 
-    try:
-        indptr, indices, data = _device_product(cp, a, b, mk, semiring, complement_mask,
-                                                sort_indices, index, run)
-    except _NotCanonical as e:      # unsorted or duplicate indices: sum them (as SciPy), again
-        a, b, mk = (_canonical_copy(M) if e.which >> i & 1 else M
-                    for i, M in enumerate((a, b, mk)))
-        indptr, indices, data = _device_product(cp, a, b, mk, semiring, complement_mask,
-                                                sort_indices, index, run)
+    indptr, indices, data = _canonical_retry(
+        (a, b, mk), lambda a, b, mk: _device_product(cp, a, b, mk, semiring, complement_mask,
+                                                     sort_indices, index, run))
     if indices.size > _I32_MAX:
         raise ValueError("nnz(C) exceeds the int32 indices of cupyx.scipy.sparse")
     C = csp.csr_matrix((data, indices.astype(np.int32, copy=False), indptr.astype(np.int32)),
