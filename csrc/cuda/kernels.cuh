@@ -1,7 +1,7 @@
 // kernelkit.kernels on the GPU: the block programs of kernelkit/kernels/kernel_sum_blocks.hpp
 // as CUDA kernels per (kernel, reduction, dtype, and the small path's D); plan_sum picks the
 // program; grid = (query tiles, problems, column chunks), the same grid the CPU emulator walks
-// (csrc/cpu/kernels_emulator.cpp). Included by kernels_f32.cu and kernels_f64.cu: one
+// (csrc/cpu/kernels_emulator.hpp). Included by kernels_f32.cu and kernels_f64.cu: one
 // translation unit per dtype, so that nvcc compiles the ~400 kernels on two cores.
 #pragma once
 #include <cuda_runtime.h>

@@ -1,6 +1,9 @@
 // The CUDA kernel sums' launch grid run on the CPU by the block emulator: the same plan, block
 // shape and block program (kernelkit/kernels/kernel_sum_blocks.hpp), one block after another.
-// Test-only: it checks the GPU algorithm's logic where there is no GPU.
+// Test-only: it checks the GPU algorithm's logic where there is no GPU. Instantiated once per
+// type in kernels_emulator_f32.cpp / _f64.cpp (the block programs' many instantiations are the
+// longest compile of the CPU module: two files let two cores share it).
+#pragma once
 #include <stdexcept>
 #include <vector>
 
@@ -56,10 +59,5 @@ void kernel_sum_emulate(int kind, bool l1, bool lse, const SumProblem<T>& p, int
   });
   if (!ok) throw std::invalid_argument("kernel_sum: no GPU kernel for this combination");
 }
-
-template void kernel_sum_emulate<float>(int, bool, bool, const SumProblem<float>&, int64_t,
-                                        int64_t);
-template void kernel_sum_emulate<double>(int, bool, bool, const SumProblem<double>&, int64_t,
-                                         int64_t);
 
 }  // namespace kernelkit::cpu
