@@ -27,6 +27,14 @@ def random_csr(m, n, density, seed, dtype=np.float64, power_law=False):
     return a
 
 
+def split_entries(M):
+    """(data, indices, indptr) of M with every entry split into two halves (exact) and each
+    row in decreasing column order: unsorted, duplicated input with M's values."""
+    rows = np.repeat(np.arange(M.shape[0]), np.diff(M.indptr))
+    twice = np.repeat(np.lexsort((-M.indices, rows)), 2)
+    return M.data[twice] / 2, M.indices[twice], 2 * M.indptr
+
+
 def laplacian(n, dims):
     t = sp.diags_array([-np.ones(n - 1), 2 * np.ones(n), -np.ones(n - 1)], offsets=[-1, 0, 1])
     out = None

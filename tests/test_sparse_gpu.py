@@ -7,7 +7,8 @@ import scipy.sparse as sp
 from kernelkit import sparse as ks
 from kernelkit.sparse import SEMIRINGS, spgemm
 
-from sparse_cases import CASES, VALUE_DTYPES, assert_same, random_csr, reference
+from sparse_cases import (CASES, VALUE_DTYPES, assert_same, random_csr, reference,
+                          split_entries)
 
 # Device shapes the emulator stands in for: an H100-like block (48 KiB of shared memory: small
 # rows many to a block, rows of narrow matrices as dense bitmaps), one too small for the
@@ -177,9 +178,7 @@ def test_emulated_unsorted_and_duplicate_indices(side):
     b = random_csr(40, 60, 0.2, 62)
     mask = random_csr(50, 60, 0.3, 63)
     M = {"A": a, "B": b, "mask": mask}[side]
-    rows = np.repeat(np.arange(M.shape[0]), np.diff(M.indptr))
-    twice = np.repeat(np.lexsort((-M.indices, rows)), 2)
-    G = sp.csr_array((M.data[twice] / 2, M.indices[twice], 2 * M.indptr), shape=M.shape)
+    G = sp.csr_array(split_entries(M), shape=M.shape)
     G.has_canonical_format = False
     args = {"A": (G, b, None), "B": (a, G, None), "mask": (a, b, G)}[side]
     ref = spgemm(a, b, mask=mask if side == "mask" else None)
@@ -344,10 +343,7 @@ def test_gpu_unsorted_and_duplicate_indices(side):
     b = random_csr(40, 60, 0.2, 62)
     mask = random_csr(50, 60, 0.3, 63)
     M = {"A": a, "B": b, "mask": mask}[side]
-    rows = np.repeat(np.arange(M.shape[0]), np.diff(M.indptr))
-    order = np.lexsort((-M.indices, rows))
-    twice = np.repeat(order, 2)
-    G = gpu_csr(M.data[twice] / 2, M.indices[twice], 2 * M.indptr, M.shape)
+    G = gpu_csr(*split_entries(M), M.shape)
     args = {"A": (G, to_gpu(b), None), "B": (to_gpu(a), G, None),
             "mask": (to_gpu(a), to_gpu(b), G)}[side]
     ref = spgemm(a, b, mask=mask if side == "mask" else None)
