@@ -162,12 +162,7 @@ def _as_csr(M, name, canonical=True):
         M = M.tocsr()
     if M.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {M.shape}")
-    if len(M.indptr) != M.shape[0] + 1:
-        raise ValueError(f"{name}: malformed CSR: indptr has {len(M.indptr)} entries, "
-                         f"expected rows + 1 = {M.shape[0] + 1}")
-    if len(M.indices) != len(M.data):
-        raise ValueError(f"{name}: malformed CSR: {len(M.indices)} column indices but "
-                         f"{len(M.data)} values")
+    _check_csr_sizes(M, name)
     if canonical and not _is_canonical(M):
         M = M.copy()
         M.sum_duplicates()
