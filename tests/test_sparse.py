@@ -10,30 +10,37 @@ from sparse_cases import (CASES, VALUE_DTYPES, assert_same, random_csr, referenc
                           scipy_sorted)
 
 
+# Both CPU algorithms: one pass into C's bound (1), symbolic count then fill (2).
+PHASES = pytest.mark.parametrize("phases", [1, 2])
+
+
 # -- plus_times == SciPy -----------------------------------------------------------------------
 
+@PHASES
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_matmul_equals_scipy(case):
+def test_matmul_equals_scipy(case, phases):
     a, b = CASES[case]()
-    assert_same(matmul(a, b), scipy_sorted(a, b))
-    assert_same(matmul(a, b.T.tocsr()), scipy_sorted(a, b.T.tocsr())) if a.shape[1] == \
-        b.shape[1] else None
+    assert_same(spgemm(a, b, _phases=phases), scipy_sorted(a, b))
+    if a.shape[1] == b.shape[1]:
+        assert_same(spgemm(a, b.T.tocsr(), _phases=phases), scipy_sorted(a, b.T.tocsr()))
 
 
+@PHASES
 @pytest.mark.parametrize("dtype", VALUE_DTYPES)
-def test_value_dtypes(dtype):
+def test_value_dtypes(dtype, phases):
     a, b = random_csr(80, 90, 0.05, 8, dtype), random_csr(90, 70, 0.05, 9, dtype)
-    c = matmul(a, b)
+    c = spgemm(a, b, _phases=phases)
     assert c.dtype == np.dtype(dtype)
     assert_same(c, scipy_sorted(a, b))
     # Mixed inputs promote like NumPy.
     wide = b.astype(np.result_type(dtype, np.float64))
-    c2 = matmul(a, wide)
+    c2 = spgemm(a, wide, _phases=phases)
     assert c2.dtype == wide.dtype
     assert_same(c2, scipy_sorted(a, wide), exact=False)
 
 
-def test_unsorted_duplicates_explicit_zeros_int64():
+@PHASES
+def test_unsorted_duplicates_explicit_zeros_int64(phases):
     rng = np.random.default_rng(10)
     rows = rng.integers(0, 50, 600)
     cols = rng.integers(0, 60, 600)
@@ -47,22 +54,48 @@ def test_unsorted_duplicates_explicit_zeros_int64():
     assert not a.has_canonical_format and a.indices.dtype == np.int64
     b = random_csr(60, 40, 0.1, 11)
     ref = scipy_sorted(a, b)
-    c = matmul(a, b)
+    c = spgemm(a, b, _phases=phases)
     assert_same(c, ref, exact=False)
     assert not a.has_canonical_format                   # the input is left alone
     assert c.indices.dtype == np.int32                   # int32 whenever it fits
-    c64 = spgemm(a, b, _index_dtype=np.int64)
+    c64 = spgemm(a, b, _index_dtype=np.int64, _phases=phases)
     assert c64.indices.dtype == np.int64
     assert_same(c64, ref, exact=False)
 
 
-def test_cancellation_dropped_like_scipy():
+@PHASES
+def test_cancellation_dropped_like_scipy(phases):
     a = sp.csr_array(np.array([[1.0, 1.0], [1.0, 0.0]]))
     b = sp.csr_array(np.array([[1.0, 2.0], [-1.0, 5.0]]))
-    c = matmul(a, b)
+    c = spgemm(a, b, _phases=phases)
     ref = scipy_sorted(a, b)
     assert_same(c, ref)
     assert c.nnz == 3 and c[0, 0] == 0                   # 1 - 1 = 0 is not stored
+
+
+@PHASES
+@pytest.mark.parametrize("threads", [1, 2])
+def test_many_chunks_with_cancellations(phases, threads):
+    # Thousands of rows in dozens of chunks (the one pass places them in order), each row
+    # path (merge for short rows; for long rows a dense window over 3000 columns, a hash table
+    # over 200000), rows whose products all vanish (stored zeros), empty rows; int32, int64.
+    rng = np.random.default_rng(30)
+    k = 3000
+    short = sp.random_array((3000, k), density=3 / k, format="csr", random_state=rng)
+    long = sp.random_array((1500, k), density=40 / k, format="csr", random_state=rng)
+    a = sp.vstack([short, long, sp.csr_array((300, k)), short]).tocsr()
+    a.data[a.indptr[3500]:a.indptr[4000]] = 0.0
+    for n in (k, 200_000):
+        b = sp.random_array((k, n), density=20 / n, format="csr", random_state=rng)
+        ref = scipy_sorted(a, b)
+        with threadpool_limits(threads):
+            for index in (None, np.int64):
+                c = spgemm(a, b, _phases=phases, _index_dtype=index)
+                assert_same(c, ref, exact=False)
+                assert c.indices.size == c.nnz and c.data.size == c.nnz
+            zeros = sp.csr_array((0 * a.data, a.indices, a.indptr), shape=a.shape)
+            empty = spgemm(zeros, b, _phases=phases)          # everything vanishes
+            assert empty.nnz == 0 and empty.indptr.max() == 0 and empty.data.size == 0
 
 
 def test_matrix_or_array_result_and_formats():
@@ -77,9 +110,10 @@ def test_matrix_or_array_result_and_formats():
 def test_unsorted_output_and_threads():
     a, b = random_csr(400, 500, 0.02, 14, power_law=False), random_csr(500, 300, 0.02, 15)
     ref = scipy_sorted(a, b)
-    c = spgemm(a, b, sort_indices=False)
-    c.sort_indices()
-    assert_same(c, ref)
+    for phases in (1, 2):
+        c = spgemm(a, b, sort_indices=False, _phases=phases)
+        c.sort_indices()
+        assert_same(c, ref)
     with threadpool_limits(1):
         one = matmul(a, b)
     assert_same(one, matmul(a, b), exact=True)   # deterministic whatever the thread count
@@ -105,10 +139,11 @@ def test_heavy_row_path(semiring):
 
 # -- semirings and masks against a dense reference ---------------------------------------------
 
+@PHASES
 @pytest.mark.parametrize("semiring", SEMIRINGS)
 @pytest.mark.parametrize("masking", [None, "plain", "complement"])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_semirings_and_masks_against_dense_reference(semiring, masking, seed):
+def test_semirings_and_masks_against_dense_reference(semiring, masking, seed, phases):
     a = random_csr(17, 23, 0.2, 100 + seed)
     b = random_csr(23, 19, 0.2, 200 + seed)
     a.data[::5] = 0.0                    # explicit zeros are stored entries
@@ -117,7 +152,7 @@ def test_semirings_and_masks_against_dense_reference(semiring, masking, seed):
         b.data[2::11] = np.nan
     mask = random_csr(17, 19, 0.3, 300 + seed) if masking else None
     comp = masking == "complement"
-    c = spgemm(a, b, semiring=semiring, mask=mask, complement_mask=comp)
+    c = spgemm(a, b, semiring=semiring, mask=mask, complement_mask=comp, _phases=phases)
     ref = reference(a, b, semiring, mask, comp)
     np.testing.assert_array_equal(c.indptr, ref.indptr)
     np.testing.assert_array_equal(c.indices, ref.indices)

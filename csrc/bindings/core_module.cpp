@@ -8,6 +8,10 @@
 #include <tuple>
 #include <vector>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
+
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
 #include <numpy/ufuncobject.h>
@@ -88,25 +92,45 @@ py::tuple spgemm_fill(kernelkit::sparse::Semiring sr, const kernelkit::cpu::CsrR
     nnz = kernelkit::cpu::spgemm_numeric<I, O, V>(sr, a, b, mk, opt, plan, ip, ix, dp);
   }
   if (nnz < 0) throw py::type_error("semiring not defined for this value type");
-  if (nnz < bound) {  // exact zeros were dropped: trim to size
-    py::slice keep(0, nnz, 1);
-    return py::make_tuple(indptr, py::array(indices[keep]).attr("copy")(),
-                          py::array(data[keep]).attr("copy")());
+  if (nnz < bound) {  // a bound, or exact zeros were dropped: shrink in place (realloc)
+    indices.resize(std::vector<py::ssize_t>{nnz});
+    data.resize(std::vector<py::ssize_t>{nnz});
   }
   return py::make_tuple(indptr, indices, data);
 }
 
+// phases: 1 = one pass, 2 = symbolic count then numeric fill, 0 = choose. One pass reserves
+// C's arrays for the product count, of which only nnz(C) entries are ever written (address
+// space, not memory: the peak stays C's); it needs int32 indices to hold the bound when the
+// input is int32, a bound well below the machine's memory, no heavy rows (their tables fill
+// C's rows in place) and, unless forced, no row long enough to stall it (plan.one_pass_ok).
 template <class I, class V>
 py::tuple spgemm_typed(kernelkit::sparse::Semiring sr, const kernelkit::cpu::CsrRef<I>& a,
                        const kernelkit::cpu::CsrRef<I>& b, const kernelkit::cpu::CsrRef<I>& mk,
-                       const kernelkit::cpu::SpgemmOptions& opt, const py::dtype& vdtype) {
+                       const kernelkit::cpu::SpgemmOptions& opt, const py::dtype& vdtype,
+                       int phases) {
   kernelkit::cpu::SpgemmPlan plan;
   {
     py::gil_scoped_release release;
-    plan = kernelkit::cpu::spgemm_symbolic<I>(a, b, mk, opt);
+    plan = kernelkit::cpu::spgemm_plan<I>(a, b, mk, opt);
   }
   const int64_t i32max = std::numeric_limits<int32_t>::max();
-  if constexpr (std::is_same_v<I, int32_t>) {
+  const int64_t bound = plan.offsets.back();
+  const bool index32 = std::is_same_v<I, int32_t>;
+#if defined(__unix__) || defined(__APPLE__)
+  const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+#else
+  const double memory = 0;  // unknown: two phases
+#endif
+  const double reserve = double(bound) * double((index32 ? 4 : 8) + sizeof(V));
+  const bool one_pass = phases == 1 ? plan.heavy_rows.empty() && (!index32 || bound <= i32max)
+                                    : phases == 0 && plan.one_pass_ok &&
+                                          (!index32 || bound <= i32max) && reserve <= memory / 4;
+  if (!one_pass) {
+    py::gil_scoped_release release;
+    kernelkit::cpu::spgemm_count<I>(a, b, mk, opt, plan);
+  }
+  if constexpr (index32) {
     if (plan.offsets.back() <= i32max)
       return spgemm_fill<I, int32_t, V>(sr, a, b, mk, opt, plan, vdtype);
   }
@@ -117,7 +141,7 @@ template <class I>
 py::tuple spgemm_index(int semiring, py::array a_indptr, py::array a_indices, py::array a_data,
                        int64_t a_rows, int64_t a_cols, py::array b_indptr, py::array b_indices,
                        py::array b_data, int64_t b_cols, py::object mask, bool complement,
-                       bool sort, int64_t heavy_min_products) {
+                       bool sort, int64_t heavy_min_products, int phases) {
   using kernelkit::cpu::CsrRef;
   CsrRef<I> a = csr_ref<I>(a_indptr, a_indices, &a_data, a_rows, a_cols, "A");
   CsrRef<I> b = csr_ref<I>(b_indptr, b_indices, &b_data, a_cols, b_cols, "B");
@@ -140,11 +164,11 @@ py::tuple spgemm_index(int semiring, py::array a_indptr, py::array a_indices, py
   auto sr = static_cast<kernelkit::sparse::Semiring>(semiring);
   py::dtype vd = a_data.dtype();
   switch (vd.num()) {
-    case NPY_FLOAT: return spgemm_typed<I, float>(sr, a, b, mk, opt, vd);
-    case NPY_DOUBLE: return spgemm_typed<I, double>(sr, a, b, mk, opt, vd);
-    case NPY_CFLOAT: return spgemm_typed<I, std::complex<float>>(sr, a, b, mk, opt, vd);
-    case NPY_CDOUBLE: return spgemm_typed<I, std::complex<double>>(sr, a, b, mk, opt, vd);
-    case NPY_BOOL: return spgemm_typed<I, uint8_t>(sr, a, b, mk, opt, vd);
+    case NPY_FLOAT: return spgemm_typed<I, float>(sr, a, b, mk, opt, vd, phases);
+    case NPY_DOUBLE: return spgemm_typed<I, double>(sr, a, b, mk, opt, vd, phases);
+    case NPY_CFLOAT: return spgemm_typed<I, std::complex<float>>(sr, a, b, mk, opt, vd, phases);
+    case NPY_CDOUBLE: return spgemm_typed<I, std::complex<double>>(sr, a, b, mk, opt, vd, phases);
+    case NPY_BOOL: return spgemm_typed<I, uint8_t>(sr, a, b, mk, opt, vd, phases);
     default: throw py::type_error("unsupported value dtype");
   }
 }
@@ -311,11 +335,11 @@ PYBIND11_MODULE(_core, m) {
       [](int semiring, py::array a_indptr, py::array a_indices, py::array a_data, int64_t a_rows,
          int64_t a_cols, py::array b_indptr, py::array b_indices, py::array b_data,
          int64_t b_cols, py::object mask, bool complement, bool sort,
-         int64_t heavy_min_products) {
+         int64_t heavy_min_products, int phases) {
         if (semiring < 0 || semiring > 5) throw std::invalid_argument("unknown semiring code");
         auto args = std::make_tuple(semiring, a_indptr, a_indices, a_data, a_rows, a_cols,
                                     b_indptr, b_indices, b_data, b_cols, mask, complement, sort,
-                                    heavy_min_products);
+                                    heavy_min_products, phases);
         if (a_indices.dtype().is(py::dtype::of<int32_t>()))
           return std::apply(spgemm_index<int32_t>, args);
         if (a_indices.dtype().is(py::dtype::of<int64_t>()))
@@ -323,7 +347,7 @@ PYBIND11_MODULE(_core, m) {
         throw py::type_error("index arrays must be int32 or int64");
       },
       "C = A B over a semiring (internal; use kernelkit.sparse.spgemm). Returns (indptr, "
-      "indices, data) of C.");
+      "indices, data) of C. phases: 0 choose, 1 one pass, 2 symbolic count then fill.");
   m.def(
       "spgemm_emulate",
       [](int semiring, int value_code, py::array a_indptr, py::array a_indices, py::array a_data,

@@ -18,12 +18,18 @@ struct CsrRef {
   const void* data = nullptr;
 };
 
-// The result of the symbolic phase: exact row offsets of C and the work partition.
+// The work plan of a product: C's row offsets and the work partition. After spgemm_plan the
+// offsets are prefix sums of the rows' product counts (upper bounds of C's row sizes); after
+// spgemm_count they are exact.
 struct SpgemmPlan {
   std::vector<int64_t> offsets;      // rows + 1 entries; offsets.back() = nnz(C) bound
   std::vector<int64_t> chunk_begin;  // row ranges of about equal work, for the threads
   std::vector<int64_t> heavy_rows;   // sorted; rows shared by all threads (one atomic table)
   bool b_sorted = true;              // B's rows have sorted columns (enables the dense path)
+  bool exact = false;                // offsets are C's exact row offsets (spgemm_count ran)
+  // No heavy rows, and no row so long that, in the one pass, the chunks the other threads
+  // compute meanwhile (held until it is in place) would take much memory.
+  bool one_pass_ok = false;
 };
 
 struct SpgemmOptions {
@@ -36,14 +42,23 @@ struct SpgemmOptions {
 };
 
 // Checks A, B (and the mask) for malformed CSR (throws std::invalid_argument with the reason),
-// counts products, and computes the exact pattern size of every row of C = A B.
+// counts each row's products and partitions the rows.
 template <class I>
-SpgemmPlan spgemm_symbolic(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& mask,
-                           const SpgemmOptions& opt);
+SpgemmPlan spgemm_plan(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& mask,
+                       const SpgemmOptions& opt);
 
-// Fills C's arrays (sized from plan.offsets) and returns nnz(C) after dropping exact zeros
-// (plus_times only); indptr gets rows + 1 entries. V: float, double, std::complex<float|double>
-// or uint8_t (bool). Returns -1 for a (semiring, value type) pair that does not exist.
+// The symbolic phase: replaces the plan's offsets by C's exact row offsets.
+template <class I>
+void spgemm_count(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& mask,
+                  const SpgemmOptions& opt, SpgemmPlan& plan);
+
+// Fills C's arrays (indices and data sized from plan.offsets.back()) and returns nnz(C) after
+// dropping exact zeros (plus_times only); indptr gets rows + 1 entries. With exact offsets
+// each row goes straight to its place. Otherwise (one pass: no heavy rows allowed) each
+// thread computes a chunk of rows into its own buffers and copies it behind the previous
+// chunk, so C fills from the front and the bound's unused tail is never touched. V: float,
+// double, std::complex<float|double> or uint8_t (bool). Returns -1 for a (semiring, value
+// type) pair that does not exist.
 template <class I, class O, class V>
 int64_t spgemm_numeric(sparse::Semiring sr, const CsrRef<I>& a, const CsrRef<I>& b,
                        const CsrRef<I>& mask, const SpgemmOptions& opt, const SpgemmPlan& plan,

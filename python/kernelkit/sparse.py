@@ -2,10 +2,13 @@
 
 Row-wise (Gustavson) products merged per row as they are generated (a merge of the sorted B
 rows for short rows of A, a dense accumulator over the row's column window when it fits in
-cache, otherwise a hash table sized from the row's product count), in two
-phases (exact symbolic count, then numeric fill into exactly allocated C, so the peak memory
-is C itself, as with SciPy), rows sorted while they are in cache. The GIL is released;
-OpenMP threads follow ``OMP_NUM_THREADS`` and ``threadpoolctl``.
+cache, otherwise a hash table sized from the row's product count), rows sorted while they
+are in cache. Usually in one pass: C's arrays are reserved for the product count, chunks of
+rows are computed into per-thread buffers and copied behind each other in row order, and
+the arrays are shrunk in place at the end (only nnz(C) entries are ever written, so the peak
+memory is C itself, as with SciPy); two phases (exact symbolic count, then numeric fill)
+where that reservation would be large or a few rows hold much of the work. The GIL is
+released; OpenMP threads follow ``OMP_NUM_THREADS`` and ``threadpoolctl``.
 """
 import numpy as np
 import scipy.sparse as sp
@@ -21,7 +24,7 @@ _I32_MAX = np.iinfo(np.int32).max
 
 
 def spgemm(A, B, *, semiring="plus_times", mask=None, complement_mask=False,
-           sort_indices=True, _heavy_row_products=0, _index_dtype=None):
+           sort_indices=True, _heavy_row_products=0, _index_dtype=None, _phases=0):
     """C = A B over a semiring, optionally restricted to (or away from) a mask's pattern.
 
     Parameters
@@ -129,7 +132,8 @@ def spgemm(A, B, *, semiring="plus_times", mask=None, complement_mask=False,
                     np.ascontiguousarray(mk.indices, dtype=index), m, n)
     indptr, indices, data = _core.spgemm(
         SEMIRINGS.index(semiring), args[0], args[1], args[2], m, k, args[3], args[4], args[5],
-        n, mask_arg, bool(complement_mask), bool(sort_indices), int(_heavy_row_products))
+        n, mask_arg, bool(complement_mask), bool(sort_indices), int(_heavy_row_products),
+        int(_phases))
     both_matrices = isinstance(A, sp.spmatrix) and isinstance(B, sp.spmatrix)
     cls = sp.csr_matrix if both_matrices else sp.csr_array
     C = cls((data, indices, indptr), shape=(m, n), copy=False)
