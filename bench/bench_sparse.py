@@ -2,6 +2,7 @@
 
 python bench/bench_sparse.py [case ...]   -> Markdown table (cases from bench/sparse_suite.py;
                                              "rmat" runs A A and A A^T, "rmat:AAT" only one)
+python bench/bench_sparse.py phases [case ...]  -> kernelkit's one pass against its two phases
 pytest bench/bench_sparse.py                -> pytest-benchmark, kernelkit and SciPy, A A only
 
 Sorted output on every side: SciPy's ``A @ B`` followed by ``sort_indices()``; GraphBLAS's
@@ -130,5 +131,27 @@ def main(cases):
           f"slowest case vs SciPy {min(ratios_sp):.2f}x")
 
 
+def phases(cases):
+    """The CPU's one pass (reserved product-count bound) against its two phases (symbolic
+    count, then fill), same inputs, medians of 3 after a warm-up."""
+    from kernelkit.sparse import spgemm
+    print("| case | one pass ms | two phases ms | two / one |")
+    print("|---|---:|---:|---:|")
+    for case in cases:
+        name, _, only = case.partition(":")
+        a = sparse_suite.make(name)
+        for label, tag in (("A A", "AA"), ("A A^T", "AAT")):
+            if only not in ("", tag):
+                continue
+            b = a if tag == "AA" else a.T.tocsr()
+            t1 = median_time(lambda: spgemm(a, b, _phases=1))
+            t2 = median_time(lambda: spgemm(a, b, _phases=2))
+            print(f"| {name} {label} | {t1 * 1e3:.0f} | {t2 * 1e3:.0f} | {t2 / t1:.2f}x |",
+                  flush=True)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:] or sparse_suite.NAMES)
+    if sys.argv[1:2] == ["phases"]:
+        phases(sys.argv[2:] or sparse_suite.NAMES)
+    else:
+        main(sys.argv[1:] or sparse_suite.NAMES)

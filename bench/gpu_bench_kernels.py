@@ -13,7 +13,7 @@ import numpy as np
 from kernelkit.kernels import kernel_sum
 
 CASES = [(3, np.float32, 1), (3, np.float32, 16), (3, np.float64, 1), (3, np.float64, 16),
-         (64, np.float32, 1), (64, np.float64, 1)]
+         (64, np.float32, 1), (64, np.float32, 16), (64, np.float64, 1), (64, np.float64, 16)]
 N, M = 300_000, 50_000
 
 

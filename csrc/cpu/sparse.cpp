@@ -17,10 +17,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <memory>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -77,8 +78,10 @@ bool check_csr(const CsrRef<I>& m, const char* name) {
 constexpr int64_t kDenseBytes = 1 << 20;
 
 // Products per chunk of rows (at least): a chunk's one-pass output (at most this many entries,
-// ~400 KB) stays in L2 until it is copied to its place in C.
-constexpr int64_t kChunkProducts = 1 << 15;
+// ~100 KB) stays in L2 until it is copied to its place in C, and the buffers of chunks
+// waiting for their predecessor (at most kMaxStaged per thread) add little to C's memory.
+constexpr int64_t kChunkProducts = 1 << 13;
+constexpr size_t kMaxStaged = 4;
 
 // ---- per-thread accumulators ---------------------------------------------------------------
 
@@ -730,8 +733,9 @@ struct StagedChunk {
 // taken in row order and computed into per-thread buffers; a chunk is copied to C right
 // behind the one before it by whichever thread gets there second: its own thread when the
 // predecessor is already in place, else the thread that places the predecessor (which then
-// goes on down the chain). Nobody waits, so a descheduled thread (an oversubscribed machine)
-// stalls no one; a thread whose chunks wait keeps computing into fresh buffers.
+// goes on down the chain). Nobody waits for a single chunk, so a descheduled thread (an
+// oversubscribed machine) stalls no one: the others compute on into fresh buffers, up to
+// kMaxStaged each (the memory beyond C's stays a few MB).
 template <class I, class O, class V, class SR>
 int64_t one_pass_impl(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& m,
                       const SpgemmOptions& opt, const SpgemmPlan& plan, O* indptr, O* indices,
@@ -774,10 +778,18 @@ int64_t one_pass_impl(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& m
   {
     Workspace<I, V> ws;
     std::vector<std::unique_ptr<Chunk>> mine;
-    for (int64_t c = next++; c < chunks; c = next++) {
+    for (;;) {
+      // A free buffer first (a thread whose chunks all wait yields rather than stage more:
+      // the chunks it waits for are being computed by threads that are not waiting)
       Chunk* s = nullptr;
-      for (auto& u : mine)
-        if (u->free.load(std::memory_order_acquire)) s = u.get();
+      for (;;) {
+        for (auto& u : mine)
+          if (u->free.load(std::memory_order_acquire)) s = u.get();
+        if (s || mine.size() < kMaxStaged) break;
+        std::this_thread::yield();
+      }
+      const int64_t c = next++;
+      if (c >= chunks) break;
       if (!s) s = mine.emplace_back(std::make_unique<Chunk>()).get();
       s->free.store(false, std::memory_order_relaxed);
       const int64_t r0 = plan.chunk_begin[c], r1 = plan.chunk_begin[c + 1];
