@@ -9,7 +9,6 @@
 #include <vector>
 
 #if defined(__unix__) || defined(__APPLE__)
-#include <sys/mman.h>
 #include <unistd.h>
 #endif
 
@@ -76,17 +75,6 @@ kernelkit::cpu::CsrRef<I> csr_ref(const py::array& indptr, const py::array& indi
   return r;
 }
 
-void no_huge_pages(void* p, size_t bytes) {
-#if defined(__linux__) && defined(MADV_NOHUGEPAGE)
-  const uintptr_t page = uintptr_t(sysconf(_SC_PAGE_SIZE));
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
-  const uintptr_t end = reinterpret_cast<uintptr_t>(p) + bytes;
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_NOHUGEPAGE);
-#else
-  (void)p, (void)bytes;
-#endif
-}
-
 template <class I, class O, class V>
 py::tuple spgemm_fill(kernelkit::sparse::Semiring sr, const kernelkit::cpu::CsrRef<I>& a,
                       const kernelkit::cpu::CsrRef<I>& b, const kernelkit::cpu::CsrRef<I>& mk,
@@ -98,12 +86,6 @@ py::tuple spgemm_fill(kernelkit::sparse::Semiring sr, const kernelkit::cpu::CsrR
   O* ip = indptr.mutable_data();
   O* ix = indices.mutable_data();
   V* dp = static_cast<V*>(data.mutable_data());
-  if (!plan.exact) {
-    // Small pages for the bound: a huge page (NumPy asks for them) past nnz(C) would count
-    // 2 MB of the unused tail as used memory.
-    no_huge_pages(ix, size_t(bound) * sizeof(O));
-    no_huge_pages(dp, size_t(bound) * sizeof(V));
-  }
   int64_t nnz;
   {
     py::gil_scoped_release release;
