@@ -103,7 +103,8 @@ py::tuple spgemm_fill(kernelkit::sparse::Semiring sr, const kernelkit::cpu::CsrR
 // C's arrays for the product count, of which only nnz(C) entries are ever written (address
 // space, not memory: the peak stays C's); it needs int32 indices to hold the bound when the
 // input is int32, a bound well below the machine's memory, no heavy rows (their tables fill
-// C's rows in place) and, unless forced, no row long enough to stall it (plan.one_pass_ok).
+// C's rows in place) and, unless forced, no row long enough to stall the other threads
+// (plan.one_pass_ok).
 template <class I, class V>
 py::tuple spgemm_typed(kernelkit::sparse::Semiring sr, const kernelkit::cpu::CsrRef<I>& a,
                        const kernelkit::cpu::CsrRef<I>& b, const kernelkit::cpu::CsrRef<I>& mk,

@@ -6,7 +6,7 @@
 // Usually one pass: C's arrays are reserved for the product count (an upper bound; the
 // unwritten tail is never touched, so the memory used stays C's, as SciPy's), chunks of rows
 // are computed into per-thread buffers, sorted while in cache, and copied behind each other
-// in row order (1.2-1.9x faster than two phases on the benchmark suite). Otherwise two
+// in row order (1.2-1.8x faster than two phases: bench/bench_sparse.py phases). Otherwise two
 // phases: a symbolic one counts each row's distinct columns so C is allocated exactly, then
 // the numeric one fills each row at its offset. Rows are split into chunks of about equal
 // work (products) handed out dynamically; a row holding a large share of all products is
@@ -654,8 +654,8 @@ SpgemmPlan spgemm_plan(const CsrRef<I>& a, const CsrRef<I>& b, const CsrRef<I>& 
     if (per_row[i] >= heavy) plan.heavy_rows.push_back(i);
     longest = std::max(longest, per_row[i]);
   }
-  // One pass: while one thread works on the longest row, the others stage the chunks after
-  // it; keep that below about 1/64 of the work (and so of C's size).
+  // One pass: while one thread works on the longest row, the others compute at most
+  // kMaxStaged chunks past it each and then wait; keep it below 1/64 of each thread's work.
   plan.one_pass_ok = plan.heavy_rows.empty() &&
                      (threads == 1 || longest <= std::max(kChunkProducts, total / (64 * threads)));
 

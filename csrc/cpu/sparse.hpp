@@ -27,8 +27,8 @@ struct SpgemmPlan {
   std::vector<int64_t> heavy_rows;   // sorted; rows shared by all threads (one atomic table)
   bool b_sorted = true;              // B's rows have sorted columns (enables the dense path)
   bool exact = false;                // offsets are C's exact row offsets (spgemm_count ran)
-  // No heavy rows, and no row so long that, in the one pass, the chunks the other threads
-  // compute meanwhile (held until it is in place) would take much memory.
+  // No heavy rows, and no row so long that, in the one pass, the other threads would wait
+  // for it long (they stage only a few chunks past it).
   bool one_pass_ok = false;
 };
 
